@@ -1,0 +1,59 @@
+# Tra: `make demo` runs the portal on its embedded defaults; `make test` runs the whole suite.
+# Both set up what they need on a fresh Debian 12 machine (apt packages, venv, pip, npm).
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+export PORTAL_BASE_URL ?= http://127.0.0.1:$(PORT)
+
+APT_PACKAGES := fonts-thai-tlwg libharfbuzz-subset0 poppler-utils zbar-tools softhsm2 gettext
+APT_TEST_PACKAGES := chromium
+
+.PHONY: demo test serve setup apt apt-test translations lint bench clean-demo
+
+## demo: set up everything and run the portal on http://127.0.0.1:$(PORT)
+demo: setup
+	PORTAL_ENV=development $(BIN)/flask --app wsgi db upgrade
+	PORTAL_ENV=development $(BIN)/flask --app wsgi portal init
+	@echo "Tra is starting on $(PORTAL_BASE_URL)  (sample logins: see README.md)"
+	PORTAL_ENV=development $(BIN)/flask --app wsgi run --host 127.0.0.1 --port $(PORT) --with-threads
+
+## test: set up, make sure PostgreSQL and Redis run, run the whole suite
+test: setup apt-test
+	scripts/ensure-services.sh
+	$(BIN)/ruff check .
+	PORTAL_ENV=testing $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+## serve: production shape (gunicorn) from environment variables only
+serve: setup
+	PORTAL_ENV=production $(BIN)/flask --app wsgi db upgrade
+	PORTAL_ENV=production $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+
+setup: apt $(VENV)/.installed translations
+
+apt:
+	@scripts/apt-install.sh $(APT_PACKAGES)
+
+apt-test:
+	@scripts/apt-install.sh $(APT_TEST_PACKAGES)
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.txt
+	$(BIN)/pip install -q --no-deps -e .
+	touch $@
+
+translations: $(VENV)/.installed
+	@$(BIN)/pybabel compile -q -d portal/translations
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+
+bench: setup
+	PORTAL_ENV=testing $(BIN)/python bench/issue.py
+
+clean-demo:
+	rm -rf instance

@@ -1,0 +1,179 @@
+"""Department of Land Transport (กรมการขนส่งทางบก): driving-licence certificate."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any, ClassVar
+
+import requests
+
+from portal.issuing import (
+    ConsentText,
+    DocumentInfo,
+    DocumentType,
+    Issuer,
+    Record,
+    RecordNotFound,
+    RegistryRejected,
+    RegistryUnavailable,
+    Subject,
+)
+
+#: Licence kinds as the registry codes them: (Thai, English).
+LICENCE_KINDS: dict[str, tuple[str, str]] = {
+    "temporary_car": ("ใบอนุญาตขับรถยนต์ชั่วคราว", "Temporary Car Driving Licence"),
+    "private_car": ("ใบอนุญาตขับรถยนต์ส่วนบุคคล", "Private Car Driving Licence"),
+    "public_car": ("ใบอนุญาตขับรถยนต์สาธารณะ", "Public Car Driving Licence"),
+    "temporary_motorcycle": ("ใบอนุญาตขับรถจักรยานยนต์ชั่วคราว", "Temporary Motorcycle Driving Licence"),
+    "private_motorcycle": ("ใบอนุญาตขับรถจักรยานยนต์ส่วนบุคคล", "Private Motorcycle Driving Licence"),
+    "public_motorcycle": ("ใบอนุญาตขับรถจักรยานยนต์สาธารณะ", "Public Motorcycle Driving Licence"),
+    "private_tricycle": ("ใบอนุญาตขับรถยนต์สามล้อส่วนบุคคล", "Private Tricycle Driving Licence"),
+    "international": ("ใบอนุญาตขับรถระหว่างประเทศ", "International Driving Permit"),
+}
+
+DRIVING_LICENCE = DocumentType(
+    id="driving-licence",
+    title_th="หนังสือรับรองใบอนุญาตขับรถ",
+    title_en="Driving Licence Certificate",
+    summary_th="รับรองข้อมูลใบอนุญาตขับรถทุกประเภทที่ท่านถืออยู่ ตามทะเบียนของกรมการขนส่งทางบก ณ วันที่ออกหนังสือ",
+    summary_en="Certifies every driving licence you hold, as recorded by the Department of Land "
+    "Transport on the day of issue.",
+    audience="citizen",
+    validity_days=90,
+    template="issuers/dlt/driving_licence.html",
+    consent=ConsentText(
+        version="dlt-driving-licence-1",
+        fields_th=(
+            "ชื่อ-นามสกุล (ไทยและอังกฤษ)",
+            "เลขประจำตัวประชาชน",
+            "วันเกิด",
+            "ประเภท เลขที่ วันออก และวันหมดอายุของใบอนุญาตขับรถ",
+        ),
+        fields_en=(
+            "Name (Thai and English)",
+            "National ID number",
+            "Date of birth",
+            "Kind, number, issue and expiry dates of your driving licences",
+        ),
+        purpose_th="เพื่อออกหนังสือรับรองใบอนุญาตขับรถในนามของท่าน",
+        purpose_en="To issue a driving licence certificate in your name",
+    ),
+    fee_baht=0,
+)
+
+SIGNATORY = {
+    "name_th": "นางสาวกานดา ตัวอย่าง",
+    "name_en": "Ms. Kanda Tuayang",
+    "position_th": "ผู้อำนวยการสำนักทะเบียนและภาษีรถ",
+    "position_en": "Director, Bureau of Registration and Vehicle Tax",
+    "on_behalf_th": "ปฏิบัติราชการแทน อธิบดีกรมการขนส่งทางบก",
+    "on_behalf_en": "for the Director-General, Department of Land Transport",
+}
+
+
+class DltIssuer(Issuer):
+    """Reads licence records from the DLT registry over HTTP."""
+
+    id: ClassVar[str] = "dlt"
+    name_th: ClassVar[str] = "กรมการขนส่งทางบก"
+    name_en: ClassVar[str] = "Department of Land Transport"
+    ministry_th: ClassVar[str] = "กระทรวงคมนาคม"
+    ministry_en: ClassVar[str] = "Ministry of Transport"
+    address_th: ClassVar[str] = "1032 ถนนพหลโยธิน แขวงจอมพล เขตจตุจักร กรุงเทพมหานคร 10900"
+    address_en: ClassVar[str] = "1032 Phahonyothin Road, Chom Phon, Chatuchak, Bangkok 10900"
+    number_prefix: ClassVar[str] = "ขบ"
+    document_types: ClassVar[tuple[DocumentType, ...]] = (DRIVING_LICENCE,)
+    template_folder: ClassVar[Path] = Path(__file__).with_name("templates")
+
+    def __init__(self, settings):
+        super().__init__(settings)
+        self._http = requests.Session()
+        token = settings.get("token")
+        if token:
+            self._http.headers["Authorization"] = f"Bearer {token}"
+
+    @property
+    def _base_url(self) -> str:
+        url = self.settings.get("registry_url")
+        if not url:
+            raise RegistryUnavailable("the DLT registry address is not configured")
+        return url.rstrip("/")
+
+    def fetch_record(self, document_type: DocumentType, subject: Subject) -> Record:
+        url = f"{self._base_url}/licences/{subject.pid}"
+        try:
+            response = self._http.get(url, timeout=self.settings.get("timeout", 5))
+        except requests.RequestException as exc:
+            raise RegistryUnavailable(f"DLT registry unreachable: {type(exc).__name__}") from exc
+        if response.status_code == 404:
+            raise RecordNotFound("the DLT has no driving-licence record for this person")
+        if response.status_code >= 500:
+            raise RegistryUnavailable(f"DLT registry answered {response.status_code}")
+        if response.status_code != 200:
+            raise RegistryRejected(f"DLT registry answered {response.status_code}")
+        try:
+            body = response.json()
+            if body["pid"] != subject.pid:
+                raise RegistryRejected("DLT registry returned another person's record")
+            return Record(
+                reference=body["record_id"],
+                holder_name_th=body["name_th"],
+                holder_name_en=body["name_en"],
+                data={
+                    "pid": body["pid"],
+                    "birth_date": body["birth_date"],
+                    "licences": list(body["licences"]),
+                },
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise RegistryRejected("DLT registry sent a record we cannot read") from exc
+
+    def build_content(
+        self, document_type: DocumentType, record: Record, document: DocumentInfo
+    ) -> dict[str, Any]:
+        as_of = document.issued_at.date()
+        licences = []
+        for item in record.data["licences"]:
+            kind_th, kind_en = LICENCE_KINDS.get(item["kind"], (item["kind"], item["kind"]))
+            expires_on = date.fromisoformat(item["expires_on"])
+            valid = expires_on >= as_of
+            licences.append(
+                {
+                    "kind_th": kind_th,
+                    "kind_en": kind_en,
+                    "number": item["number"],
+                    "issued_on": date.fromisoformat(item["issued_on"]),
+                    "expires_on": expires_on,
+                    "status_th": "ใช้ได้" if valid else "หมดอายุ",
+                    "status_en": "Valid" if valid else "Expired",
+                }
+            )
+        return {
+            "document": {
+                "number": document.number,
+                "verification_code": document.verification_code,
+                "verify_url": document.verify_url,
+                "issued_at": document.issued_at,
+                "expires_at": document.expires_at,
+                "title_th": document_type.title_th,
+                "title_en": document_type.title_en,
+                "sample": document.sample,
+            },
+            "agency": {
+                "name_th": self.name_th,
+                "name_en": self.name_en,
+                "ministry_th": self.ministry_th,
+                "ministry_en": self.ministry_en,
+                "address_th": self.address_th,
+                "address_en": self.address_en,
+            },
+            "holder": {
+                "name_th": record.holder_name_th,
+                "name_en": record.holder_name_en,
+                "pid": record.data["pid"],
+                "birth_date": date.fromisoformat(record.data["birth_date"]),
+            },
+            "licences": licences,
+            "signatory": SIGNATORY,
+        }

@@ -1,0 +1,45 @@
+"""The OpenID Connect relying party (Authlib) and the Flask-Login session."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from portal.extensions import db, login_manager, oauth
+
+PROVIDER = "oidc"
+
+
+def init_auth(app: Flask) -> None:
+    from portal.auth.views import bp
+    from portal.models import User
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+
+    @login_manager.user_loader
+    def _load_user(user_id: str):
+        return db.session.get(User, user_id)
+
+    oauth.init_app(app)
+    discovery = app.config.get("OIDC_DISCOVERY_URL")
+    client_id = app.config.get("OIDC_CLIENT_ID")
+    client_secret = app.config.get("OIDC_CLIENT_SECRET")
+    if not discovery and app.config["DEV_IDP_ENABLED"]:
+        discovery = app.config["PUBLIC_BASE_URL"].rstrip("/") + "/devidp/.well-known/openid-configuration"
+        client_id = app.config["DEV_IDP_CLIENT_ID"]
+        client_secret = app.config["DEV_IDP_CLIENT_SECRET"]
+    app.config["OIDC_ACTIVE_DISCOVERY_URL"] = discovery
+    if discovery:
+        oauth.register(
+            PROVIDER,
+            server_metadata_url=discovery,
+            client_id=client_id,
+            client_secret=client_secret,
+            client_kwargs={
+                "scope": app.config["OIDC_SCOPES"],
+                "code_challenge_method": "S256",
+                "timeout": 10,
+            },
+            overwrite=True,
+        )
+    app.register_blueprint(bp)

@@ -1,0 +1,3 @@
+"""Queue names, in one place."""
+
+ISSUANCE_QUEUE = "tra-issuance"

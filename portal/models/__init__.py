@@ -1,0 +1,18 @@
+"""Database tables, one module per domain concept."""
+
+from portal.models.audit import AccessEvent, AuditEvent
+from portal.models.certificate import Certificate, CertificateStatus, DocumentSequence
+from portal.models.document_request import DocumentRequest, RequestStatus
+from portal.models.user import Identity, User
+
+__all__ = [
+    "AccessEvent",
+    "AuditEvent",
+    "Certificate",
+    "CertificateStatus",
+    "DocumentRequest",
+    "DocumentSequence",
+    "Identity",
+    "RequestStatus",
+    "User",
+]

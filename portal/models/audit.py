@@ -1,0 +1,43 @@
+"""Trails: who read whose record (shown to the person), and who did what (append-only)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from portal.extensions import db
+from portal.models._types import UTCDateTime, utcnow
+
+
+class AccessEvent(db.Model):
+    """A read of a person's data: an agency record fetched, or their document verified."""
+
+    __tablename__ = "access_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: National ID of the person whose data it is.
+    subject_pid: Mapped[str] = mapped_column(String(13), index=True)
+    #: "record_read" or "document_verified".
+    kind: Mapped[str] = mapped_column(String(32))
+    agency: Mapped[str] = mapped_column(String(32))
+    #: Which record or document (agency record reference, certificate id).
+    reference: Mapped[str] = mapped_column(String(128))
+    request_id: Mapped[str | None] = mapped_column(String(32))
+    purpose: Mapped[str] = mapped_column(String(200))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class AuditEvent(db.Model):
+    """Something a person or the system did. Rows are only ever added."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: User id, "operator" (CLI) or "system".
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    target: Mapped[str | None] = mapped_column(String(128))
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -1,0 +1,63 @@
+"""A person's request for a document: what, for whom, with what consent, and how far it got."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import db
+from portal.models._types import UTCDateTime, new_id, utcnow
+
+
+class RequestStatus(enum.StrEnum):
+    """Where a request is in the issuing pipeline."""
+
+    QUEUED = "queued"
+    FETCHING = "fetching"  # reading the agency's record
+    RENDERING = "rendering"
+    SIGNING = "signing"
+    READY = "ready"
+    FAILED = "failed"  # see failure_code / failure_reason
+
+    @property
+    def finished(self) -> bool:
+        return self in (RequestStatus.READY, RequestStatus.FAILED)
+
+
+class DocumentRequest(db.Model):
+    """One request; yields at most one certificate (enforced by a unique key on the certificate)."""
+
+    __tablename__ = "document_requests"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    #: Reference number shown to the person ("TRA-2569-…").
+    reference: Mapped[str] = mapped_column(String(32), unique=True)
+    #: Who asked; empty for operator issuance from the CLI.
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), index=True)
+    #: National ID of the person the document is about.
+    subject_pid: Mapped[str] = mapped_column(String(13), index=True)
+    issuer: Mapped[str] = mapped_column(String(32))
+    document_type: Mapped[str] = mapped_column(String(64))
+    #: What the person agreed to: agency, fields, purpose, text version, time.
+    consent: Mapped[dict] = mapped_column(JSON)
+    #: How it was asked for: "web" or "cli".
+    channel: Mapped[str] = mapped_column(String(16), default="web")
+    status: Mapped[str] = mapped_column(String(16), default=RequestStatus.QUEUED.value)
+    #: Machine-readable failure ("no_record", "registry_unavailable", "internal").
+    #: Number and verification code reserved before rendering, so that a retried job
+    #: prints the same ones (the certificate copies them when it is issued).
+    document_number: Mapped[str | None] = mapped_column(String(64), unique=True)
+    verification_code: Mapped[str | None] = mapped_column(String(32), unique=True)
+    failure_code: Mapped[str | None] = mapped_column(String(32))
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    certificate = relationship("Certificate", back_populates="request", uselist=False)
+
+    @property
+    def status_enum(self) -> RequestStatus:
+        return RequestStatus(self.status)

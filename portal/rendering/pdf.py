@@ -1,0 +1,212 @@
+"""HTML → PDF for certificates, with WeasyPrint.
+
+This is the only module of the portal that imports WeasyPrint, and it does so lazily (on the
+first render or :meth:`PdfRenderer.warm`), so importing :mod:`portal.rendering` for its date
+filters costs the web process nothing.
+
+Performance: building a :class:`weasyprint.text.fonts.FontConfiguration` and parsing the
+stylesheet cost tens of milliseconds and font discovery more on first use, so
+:class:`PdfRenderer` builds them once and reuses them; make one renderer per process. The
+FIELD-NOTES figure of about 64 ms warm is for a small document; the full bilingual DLT
+certificate (about 140 elements, a records table, an SVG QR code, the sample watermark)
+measured about 190-220 ms median warm on the 2-core development machine, where a 20-element
+Thai page took about 50 ms. Layout cost grows with the number of boxes: prefer fixed-layout
+tables and fixed-width floats to grids and auto-sized tables in certificate templates.
+
+Thread safety: a ``FontConfiguration`` used from two threads at once crashes the process
+(segfault in Pango line breaking, with no Python exception). :class:`PdfRenderer` therefore
+serialises its renders with a lock. Threads give no speed-up anyway; to render in parallel use
+several *processes*, each with its own renderer (build it in the worker, or in a
+single-threaded parent before forking).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import weakref
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+
+if TYPE_CHECKING:  # pragma: no cover - typing only; WeasyPrint is imported lazily
+    from weasyprint import CSS
+    from weasyprint.text.fonts import FontConfiguration
+    from weasyprint.urls import URLFetcher
+
+__all__ = ["CERTIFICATE_CSS_PATH", "PdfRenderer"]
+
+logger = logging.getLogger(__name__)
+
+#: The shared certificate stylesheet (``static/css/certificate.css`` in the repository).
+CERTIFICATE_CSS_PATH = Path(__file__).resolve().parents[2] / "static" / "css" / "certificate.css"
+
+# Renderers alive in this process, so that a forked child can replace their locks (a lock
+# held by another thread at fork time would otherwise stay locked forever in the child).
+_live_renderers: weakref.WeakSet[PdfRenderer] = weakref.WeakSet()
+_fork_hook_lock = threading.Lock()
+_fork_hook_installed = False
+
+
+def _reset_locks_in_child() -> None:
+    """After ``fork()``, give every renderer a fresh, unlocked lock (only this thread exists)."""
+    for renderer in list(_live_renderers):
+        renderer._lock = threading.Lock()
+
+
+def _install_fork_hook() -> None:
+    """Register :func:`_reset_locks_in_child` once, when the first renderer is built."""
+    global _fork_hook_installed
+    with _fork_hook_lock:
+        if not _fork_hook_installed and hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=_reset_locks_in_child)
+            _fork_hook_installed = True
+
+
+class PdfRenderer:
+    """Turns certificate HTML into PDF bytes; one per process (holds a FontConfiguration and parsed CSS).
+
+    ``stylesheet_paths`` are the CSS files applied to every document (normally
+    :data:`CERTIFICATE_CSS_PATH`); they are parsed once, on first use. ``base_url`` resolves
+    relative URLs in the HTML (e.g. an agency's emblem image); without it, documents may only
+    use ``data:`` URIs.
+
+    Resource loading is restricted on purpose: ``data:`` URIs, and ``file:`` URLs under the
+    directory of ``base_url`` (when that is a local path) or of a stylesheet. Anything else
+    (``http:``, other files) is refused, so text that reaches a template can never make the
+    renderer fetch from the network or read arbitrary files. WeasyPrint logs the refusal and
+    carries on without the resource.
+
+    Renders are serialised with a lock (see the module docstring for why); the object is
+    safe to share between threads, but gives no parallelism.
+    """
+
+    def __init__(self, *, stylesheet_paths: Sequence[Path], base_url: str | None = None) -> None:
+        paths = [Path(p) for p in stylesheet_paths]
+        missing = [str(p) for p in paths if not p.is_file()]
+        if missing:
+            raise FileNotFoundError(f"stylesheet(s) not found: {', '.join(missing)}")
+        self._stylesheet_paths: tuple[Path, ...] = tuple(paths)
+        self._base_url = base_url
+        # Local files may come from the base URL's directory and from the stylesheets'
+        # directories (for fonts or images a stylesheet refers to).
+        roots = {p.resolve().parent for p in paths}
+        base_root = _local_root(base_url)
+        if base_root is not None:
+            roots.add(base_root)
+        self._allowed_roots: frozenset[Path] = frozenset(roots)
+        self._lock = threading.Lock()
+        self._font_config: FontConfiguration | None = None
+        self._stylesheets: list[CSS] | None = None
+        self._url_fetcher: URLFetcher | None = None
+        _install_fork_hook()
+        _live_renderers.add(self)
+
+    @property
+    def stylesheet_paths(self) -> tuple[Path, ...]:
+        """The stylesheets applied to every document, in cascade order."""
+        return self._stylesheet_paths
+
+    def warm(self) -> None:
+        """Build the font configuration and parse the stylesheets now, and render once.
+
+        Call it at worker start-up (before forking, if the worker forks) so that the first
+        real certificate does not pay for WeasyPrint's import, font discovery and CSS parsing.
+        """
+        self.render(
+            '<!doctype html><html lang="th"><meta charset="utf-8"><p>ตัวอย่าง Sample 0123456789</p></html>'
+        )
+
+    def render(self, html: str, *, title: str | None = None) -> bytes:
+        """Render ``html`` (a complete HTML document, as ``str``) to PDF bytes.
+
+        ``title`` overrides the PDF's /Title, which otherwise comes from the HTML ``<title>``.
+        The HTML must be ``str``: bytes without a declared charset turn Thai into mojibake.
+        The result is a plain PDF (not PDF/A).
+        """
+        if not isinstance(html, str):
+            raise TypeError("pass the HTML as str, not bytes (Thai would be decoded wrongly)")
+        started = time.perf_counter()
+        with self._lock:
+            from weasyprint import HTML
+
+            font_config, stylesheets, url_fetcher = self._ready()
+            document = HTML(string=html, base_url=self._base_url, url_fetcher=url_fetcher).render(
+                stylesheets=stylesheets, font_config=font_config
+            )
+            if title is not None:
+                document.metadata.title = title
+            pdf: bytes = document.write_pdf()
+        logger.debug(
+            "rendered %d page(s), %d bytes in %.1f ms",
+            len(document.pages),
+            len(pdf),
+            (time.perf_counter() - started) * 1000,
+        )
+        return pdf
+
+    def _ready(self) -> tuple[FontConfiguration, list[CSS], URLFetcher]:
+        """Create the FontConfiguration, URL fetcher and parsed stylesheets once (lock held)."""
+        if self._font_config is None or self._stylesheets is None or self._url_fetcher is None:
+            from weasyprint import CSS
+            from weasyprint.text.fonts import FontConfiguration
+
+            started = time.perf_counter()
+            font_config = FontConfiguration()
+            url_fetcher = _restricted_url_fetcher(self._allowed_roots)
+            stylesheets = [
+                CSS(filename=str(path), font_config=font_config, url_fetcher=url_fetcher)
+                for path in self._stylesheet_paths
+            ]
+            self._font_config, self._stylesheets = font_config, stylesheets
+            self._url_fetcher = url_fetcher
+            logger.info(
+                "PDF renderer ready in %.0f ms (pid %d, %d stylesheet(s))",
+                (time.perf_counter() - started) * 1000,
+                os.getpid(),
+                len(stylesheets),
+            )
+        return self._font_config, self._stylesheets, self._url_fetcher
+
+
+def _restricted_url_fetcher(allowed_roots: frozenset[Path]) -> URLFetcher:
+    """Build a WeasyPrint URL fetcher that serves ``data:`` URIs and files under ``allowed_roots``.
+
+    Everything else (``http:``, ``ftp:``, files elsewhere) raises ``ValueError``, which
+    WeasyPrint logs as a warning before carrying on without the resource.
+    """
+    from weasyprint.urls import URLFetcher
+
+    class RestrictedURLFetcher(URLFetcher):
+        """URLFetcher limited to ``data:`` URIs and local files under the allowed roots."""
+
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            parts = urlsplit(url)
+            scheme = parts.scheme.lower()
+            if scheme == "file":
+                target = Path(url2pathname(parts.path)).resolve()
+                if not any(target.is_relative_to(root) for root in allowed_roots):
+                    logger.warning("certificate renderer refused file %s", target)
+                    raise ValueError(f"file outside the allowed directories: {target}")
+            elif scheme != "data":
+                logger.warning("certificate renderer refused %s URL %.200s", scheme or "relative", url)
+                raise ValueError(f"{scheme or 'relative'} URLs are not fetched when rendering certificates")
+            return super().fetch(url, headers)
+
+    return RestrictedURLFetcher(allowed_protocols=("data", "file"), allow_redirects=False)
+
+
+def _local_root(base_url: str | None) -> Path | None:
+    """Directory that ``file:`` resources may come from, derived from ``base_url`` (or None)."""
+    if not base_url:
+        return None
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("", "file"):
+        return None
+    path = Path(url2pathname(parts.path) if parts.scheme == "file" else base_url)
+    path = path.resolve()
+    return path if base_url.endswith(("/", os.sep)) or path.is_dir() else path.parent

@@ -1,0 +1,29 @@
+"""Recording audit and access events (added to the caller's transaction, never committed here)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from portal.extensions import db
+from portal.models import AccessEvent, AuditEvent
+
+
+def record_audit(actor: str, action: str, target: str | None = None, **detail: Any) -> None:
+    """Append who did what; ``detail`` must hold no personal data beyond identifiers."""
+    db.session.add(AuditEvent(actor=actor, action=action, target=target, detail=detail))
+
+
+def record_access(
+    *, subject_pid: str, kind: str, agency: str, reference: str, purpose: str, request_id: str | None
+) -> None:
+    """Note that someone's data was read, so they can see it."""
+    db.session.add(
+        AccessEvent(
+            subject_pid=subject_pid,
+            kind=kind,
+            agency=agency,
+            reference=reference,
+            purpose=purpose,
+            request_id=request_id,
+        )
+    )

@@ -1,0 +1,87 @@
+"""Per-process resources: built on first use, then reused (fonts, keys, trust roots, storage).
+
+They live in ``app.extensions`` so that each application (and each forked worker that
+builds its own app) has its own; nothing is loaded at import time.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from flask import current_app
+
+from portal.issuing import IssuerRegistry
+from portal.rendering import PdfRenderer
+from portal.signing import (
+    KeyRing,
+    SigningIdentity,
+    ensure_dev_pki,
+    load_file_identity,
+    load_trust_roots,
+)
+from portal.storage import BlobStore
+
+_lock = threading.RLock()
+
+
+def _cached(name: str, build):
+    ext = current_app.extensions
+    value = ext.get(name)
+    if value is None:
+        with _lock:
+            value = ext.get(name)
+            if value is None:
+                value = ext[name] = build()
+    return value
+
+
+def issuers() -> IssuerRegistry:
+    return current_app.extensions["tra.issuers"]
+
+
+def blob_store() -> BlobStore:
+    return _cached("tra.blobs", lambda: BlobStore(Path(current_app.config["BLOB_DIR"])))
+
+
+def renderer() -> PdfRenderer:
+    from portal.config import ROOT
+
+    return _cached(
+        "tra.renderer",
+        lambda: PdfRenderer(
+            stylesheet_paths=[ROOT / "static" / "css" / "certificate.css"],
+            base_url=str(ROOT),
+        ),
+    )
+
+
+def dev_pki():
+    """The development PKI under instance/, generated on first use."""
+    app = current_app
+    agencies = {issuer.id: issuer.name_en for issuer in issuers()}
+    return _cached("tra.devpki", lambda: ensure_dev_pki(Path(app.config["DEV_PKI_DIR"]), agencies))
+
+
+def key_ring() -> KeyRing:
+    def build():
+        pki = dev_pki()
+
+        def load(agency: str) -> SigningIdentity:
+            key_path, cert_path = pki.agency_paths[agency]
+            return load_file_identity(agency, key_path, cert_path, chain=[pki.root_cert_path])
+
+        return KeyRing(load)
+
+    return _cached("tra.keyring", build)
+
+
+def trust_roots():
+    """Roots a signature must chain to: the dev root plus any configured ones."""
+
+    def build():
+        paths = [Path(p) for p in current_app.config["TRUST_ROOTS"].split(":") if p]
+        paths.append(dev_pki().root_cert_path)
+        return load_trust_roots(paths)
+
+    return _cached("tra.trust_roots", build)

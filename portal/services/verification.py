@@ -1,0 +1,207 @@
+"""Public verification: by code (our record) and by file (signature + record)."""
+
+from __future__ import annotations
+
+import enum
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from portal import clock
+from portal.errors import NotFound
+from portal.extensions import db
+from portal.models import Certificate, CertificateStatus
+from portal.services import runtime
+from portal.services.audit import record_access
+from portal.services.codes import group_code, normalise_code
+from portal.signing import FileFinding, SignatureCheck, check_pdf_signature
+
+log = logging.getLogger(__name__)
+
+__all__ = ["DocumentFacts", "FileVerdict", "Verdict", "check_file", "lookup_code", "mask_name"]
+
+_LEADING_VOWELS = "เแโใไ"
+
+
+def mask_name(name: str) -> str:
+    """ "นายสมชาย ใจดี" → "นายสมชาย ใ.", "Mr. Somchai Jaidee" → "Mr. Somchai J."."""
+    parts = name.split()
+    if len(parts) < 2:
+        return parts[0] if parts else ""
+    last = parts[-1]
+    initial = last[:2] if last[0] in _LEADING_VOWELS else last[:1]
+    return " ".join(parts[:-1]) + f" {initial}."
+
+
+class Verdict(enum.StrEnum):
+    """What the file check says about a file (the external contract's values)."""
+
+    GENUINE = "genuine"
+    ALTERED = "altered"
+    UNKNOWN_DOCUMENT = "unknown_document"
+    UNTRUSTED_SIGNATURE = "untrusted_signature"
+    NOT_SIGNED = "not_signed"
+    NOT_A_PDF = "not_a_pdf"
+
+
+@dataclass(frozen=True)
+class DocumentFacts:
+    """What the public may know about an issued document."""
+
+    code: str
+    status: str  # valid | revoked | expired | superseded
+    document_type: str
+    document_title_th: str
+    document_title_en: str
+    issuer: str
+    issuer_name_th: str
+    issuer_name_en: str
+    number: str
+    issued_at: datetime
+    expires_at: date
+    sha256: str
+    holder_th: str
+    holder_en: str
+    signature_level: str
+    revoked_at: datetime | None
+    revocation_reason: str | None
+
+    @property
+    def grouped_code(self) -> str:
+        return group_code(self.code)
+
+    def as_json(self) -> dict:
+        return {
+            "code": self.code,
+            "status": self.status,
+            "document_type": self.document_type,
+            "document_title": {"th": self.document_title_th, "en": self.document_title_en},
+            "issuer": self.issuer,
+            "issuer_name": {"th": self.issuer_name_th, "en": self.issuer_name_en},
+            "number": self.number,
+            "issued_at": self.issued_at.isoformat(),
+            "expires_at": self.expires_at.isoformat(),
+            "sha256": self.sha256,
+            "holder": {"th": self.holder_th, "en": self.holder_en},
+            "signature_level": self.signature_level,
+            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+        }
+
+
+@dataclass(frozen=True)
+class FileVerdict:
+    verdict: Verdict
+    check: SignatureCheck
+    document: DocumentFacts | None
+
+    def as_json(self) -> dict:
+        c = self.check
+        return {
+            "verdict": self.verdict.value,
+            "status": self.document.status if self.document else None,
+            "sha256": c.sha256,
+            "document": self.document.as_json() if self.document else None,
+            "signature": {
+                "indication": c.indication,
+                "signer": c.signer,
+                "signer_key_id": c.signer_key_id,
+                "signing_time": c.signing_time.isoformat() if c.signing_time else None,
+                "timestamp": c.timestamp_time.isoformat() if c.timestamp_time else None,
+                "coverage": c.coverage,
+                "modification_level": c.modification_level,
+            },
+        }
+
+
+def _status(certificate: Certificate) -> str:
+    if certificate.status != CertificateStatus.VALID:
+        return certificate.status
+    if certificate.expires_at < clock.today_bangkok():
+        return "expired"
+    return "valid"
+
+
+def _facts(certificate: Certificate) -> DocumentFacts:
+    issuer = runtime.issuers().get(certificate.issuer)
+    doc_type = issuer.document_type(certificate.document_type) if issuer else None
+    return DocumentFacts(
+        code=certificate.verification_code,
+        status=_status(certificate),
+        document_type=certificate.document_type,
+        document_title_th=doc_type.title_th if doc_type else certificate.document_type,
+        document_title_en=doc_type.title_en if doc_type else certificate.document_type,
+        issuer=certificate.issuer,
+        issuer_name_th=issuer.name_th if issuer else certificate.issuer,
+        issuer_name_en=issuer.name_en if issuer else certificate.issuer,
+        number=certificate.number,
+        issued_at=certificate.issued_at,
+        expires_at=certificate.expires_at,
+        sha256=certificate.sha256,
+        holder_th=mask_name(certificate.holder_name_th),
+        holder_en=mask_name(certificate.holder_name_en),
+        signature_level=certificate.signature_level,
+        revoked_at=certificate.revoked_at,
+        revocation_reason=certificate.revocation_reason,
+    )
+
+
+def _note_verified(certificate: Certificate, how: str) -> None:
+    record_access(
+        subject_pid=certificate.subject_pid,
+        kind="document_verified",
+        agency=certificate.issuer,
+        reference=certificate.number,
+        purpose=f"verification by {how}",
+        request_id=None,
+    )
+    db.session.commit()
+
+
+def lookup_code(text: str) -> DocumentFacts:
+    """Facts about the document with this verification code; malformed or unknown → 404."""
+    code = normalise_code(text)
+    if code is None:
+        raise NotFound(
+            _(
+                "This is not a verification code. A code has 20 letters and digits, "
+                "printed under the QR code on the document."
+            ),
+            title=_("Verification code not recognised"),
+        )
+    certificate = db.session.scalar(select(Certificate).where(Certificate.verification_code == code))
+    if certificate is None:
+        raise NotFound(
+            _(
+                "No document with this verification code was issued here. Check the code "
+                "and try again; if it is right, the document is not genuine."
+            ),
+            title=_("No document with this code"),
+        )
+    facts = _facts(certificate)
+    _note_verified(certificate, "code")
+    return facts
+
+
+def check_file(data: bytes) -> FileVerdict:
+    """Validate a file's signature against our roots and match it to our records."""
+    check = check_pdf_signature(data, runtime.trust_roots())
+    certificate = db.session.scalar(select(Certificate).where(Certificate.sha256 == check.sha256))
+    mapping = {
+        FileFinding.NOT_A_PDF: Verdict.NOT_A_PDF,
+        FileFinding.NOT_SIGNED: Verdict.NOT_SIGNED,
+        FileFinding.UNTRUSTED_SIGNATURE: Verdict.UNTRUSTED_SIGNATURE,
+        FileFinding.ALTERED: Verdict.ALTERED,
+    }
+    if check.finding in mapping:
+        verdict = mapping[check.finding]
+    else:
+        verdict = Verdict.GENUINE if certificate is not None else Verdict.UNKNOWN_DOCUMENT
+    log.info("file check: %s (%s)", verdict.value, check.detail)
+    if verdict is Verdict.GENUINE:
+        facts = _facts(certificate)
+        _note_verified(certificate, "file")
+        return FileVerdict(verdict, check, facts)
+    return FileVerdict(verdict, check, None)

@@ -1,0 +1,324 @@
+"""Development PKI: a local root CA and one document-signing certificate per agency.
+
+What: :func:`ensure_dev_pki` creates, only when missing, a self-signed root CA and, for
+each agency, an ECDSA P-256 signing key with a certificate issued by that root. Files
+already present are never regenerated, so the call is safe at every start-up and from
+several processes at once (an exclusive ``flock`` on ``<directory>/.lock`` serialises
+the creators).
+
+Why: developers and tests need certificates that pyHanko accepts (key usage
+``nonRepudiation``, a document-signing extended key usage, AKI/SKI) without network
+access or a real CA. Every name carries "DEVELOPMENT" so that a document signed with
+these keys can never be mistaken for a production certificate. The private keys are
+stored unencrypted (mode 0600): acceptable for development only.
+
+The same function builds a second, *foreign* PKI for tests (another directory gives a
+root that nobody trusts).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import logging
+import os
+import re
+import secrets
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
+
+__all__ = [
+    "DEV_ORGANIZATION",
+    "DevPki",
+    "DevPkiError",
+    "ensure_dev_pki",
+    "signer_common_name",
+]
+
+logger = logging.getLogger(__name__)
+
+DEV_ORGANIZATION = "Tra (DEVELOPMENT ONLY - NOT FOR PRODUCTION)"
+"""Organisation (O) of every development certificate."""
+
+ROOT_COMMON_NAME = "Tra DEVELOPMENT Root CA"
+"""Common name (CN) of the development root CA."""
+
+ROOT_CERT_FILE = "root-ca.pem"
+ROOT_KEY_FILE = "root-ca.key.pem"
+AGENCY_KEY_FILE = "signing.key.pem"
+AGENCY_CERT_FILE = "signing.cert.pem"
+
+ROOT_VALIDITY = dt.timedelta(days=20 * 365 + 5)
+SIGNER_VALIDITY = dt.timedelta(days=5 * 365 + 1)
+CLOCK_SKEW = dt.timedelta(minutes=10)
+"""Certificates start slightly in the past so that a skewed clock does not reject them."""
+
+# Microsoft "Document Signing" key purpose, widely used for PDF signing certificates.
+_MS_DOCUMENT_SIGNING = ObjectIdentifier("1.3.6.1.4.1.311.10.3.12")
+# RFC 9336 id-kp-documentSigning.
+_ID_KP_DOCUMENT_SIGNING = ObjectIdentifier("1.3.6.1.5.5.7.3.36")
+
+_MAX_CN = 64
+"""X.520 upper bound of a common name (cryptography enforces it)."""
+
+_AGENCY_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+class DevPkiError(Exception):
+    """The development PKI directory is inconsistent or an agency id is unusable."""
+
+
+@dataclass(frozen=True)
+class DevPki:
+    """Where the development PKI lives on disk."""
+
+    root_cert_path: Path
+    """PEM certificate of the development root CA (the trust root to configure)."""
+
+    root_key_path: Path
+    """PEM private key of the development root CA (unencrypted, mode 0600)."""
+
+    agency_paths: dict[str, tuple[Path, Path]]
+    """Agency id -> ``(signing key path, signing certificate path)``."""
+
+
+def ensure_dev_pki(directory: Path, agencies: Mapping[str, str]) -> DevPki:
+    """Create whatever is missing of the development PKI under ``directory``.
+
+    ``agencies`` maps an agency id (``"dlt"``; lower-case letters, digits, ``-``/``_``)
+    to its English name (``"Department of Land Transport"``), used in the signing
+    certificate's common name. Existing files are left untouched; a second call
+    creates nothing and returns the same paths.
+    """
+    directory = Path(directory)
+    for agency_id, english_name in agencies.items():
+        if not _AGENCY_ID.match(agency_id):
+            raise DevPkiError(f"unusable agency id {agency_id!r}")
+        if not english_name.strip() or not english_name.isascii():
+            raise DevPkiError(f"agency {agency_id!r} needs a non-empty ASCII English name")
+
+    directory.mkdir(parents=True, exist_ok=True)
+    root_cert_path = directory / ROOT_CERT_FILE
+    root_key_path = directory / ROOT_KEY_FILE
+    agency_paths: dict[str, tuple[Path, Path]] = {}
+
+    with _locked(directory):
+        root_cert, root_key = _ensure_root(root_cert_path, root_key_path)
+        for agency_id, english_name in agencies.items():
+            key_path = directory / agency_id / AGENCY_KEY_FILE
+            cert_path = directory / agency_id / AGENCY_CERT_FILE
+            _ensure_agency(key_path, cert_path, english_name, root_cert, root_key)
+            agency_paths[agency_id] = (key_path, cert_path)
+
+    return DevPki(
+        root_cert_path=root_cert_path,
+        root_key_path=root_key_path,
+        agency_paths=agency_paths,
+    )
+
+
+@contextmanager
+def _locked(directory: Path) -> Iterator[None]:
+    """Hold an exclusive advisory lock on ``directory/.lock`` (serialises creators)."""
+    fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _ensure_root(cert_path: Path, key_path: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """Load the root CA, or create it when neither of its files exists."""
+    if cert_path.exists() and key_path.exists():
+        return _load_cert(cert_path), _load_ec_key(key_path)
+    if cert_path.exists() or key_path.exists():
+        raise DevPkiError(
+            f"half a development root CA in {cert_path.parent}: "
+            f"both {ROOT_CERT_FILE} and {ROOT_KEY_FILE} are needed; delete the other"
+        )
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = _name(ROOT_COMMON_NAME)
+    now = dt.datetime.now(dt.UTC)
+    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(_serial())
+        .not_valid_before(now - CLOCK_SKEW)
+        .not_valid_after(now + ROOT_VALIDITY)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(ski, critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    _write_key(key_path, key)
+    _write_cert(cert_path, cert)
+    logger.info("created development root CA in %s", cert_path.parent)
+    return cert, key
+
+
+def _ensure_agency(
+    key_path: Path,
+    cert_path: Path,
+    english_name: str,
+    root_cert: x509.Certificate,
+    root_key: ec.EllipticCurvePrivateKey,
+) -> None:
+    """Create an agency's signing key and certificate unless both already exist."""
+    if key_path.exists() and cert_path.exists():
+        return
+    if cert_path.exists():
+        # A certificate without its key is useless; replace it (and log why).
+        logger.warning("signing key %s missing; issuing a new key and certificate", key_path)
+    key_path.parent.mkdir(parents=True, exist_ok=True)
+
+    if key_path.exists():
+        key = _load_ec_key(key_path)  # keep an existing key, issue its certificate
+    else:
+        key = ec.generate_private_key(ec.SECP256R1())
+        _write_key(key_path, key)
+
+    now = dt.datetime.now(dt.UTC)
+    not_after = min(now + SIGNER_VALIDITY, root_cert.not_valid_after_utc)
+    root_ski = root_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(signer_common_name(english_name)))
+        .issuer_name(root_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(_serial())
+        .not_valid_before(now - CLOCK_SKEW)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=True,  # a.k.a. nonRepudiation, required by pyHanko
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(
+            x509.ExtendedKeyUsage(
+                [
+                    _ID_KP_DOCUMENT_SIGNING,
+                    _MS_DOCUMENT_SIGNING,
+                    ExtendedKeyUsageOID.EMAIL_PROTECTION,
+                ]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(root_ski.value),
+            critical=False,
+        )
+        .sign(root_key, hashes.SHA256())
+    )
+    _write_cert(cert_path, cert)
+    logger.info("issued development signing certificate %s", cert_path)
+
+
+def signer_common_name(english_name: str) -> str:
+    """CN of an agency's development signing certificate, within X.520's 64 characters.
+
+    ``"<name> Document Signing (DEVELOPMENT)"`` when it fits, else
+    ``"<name> (DEVELOPMENT)"``, else the name cut short with ``...``. The word
+    DEVELOPMENT is always kept.
+    """
+    name = " ".join(english_name.split())
+    for suffix in (" Document Signing (DEVELOPMENT)", " (DEVELOPMENT)"):
+        if len(name) + len(suffix) <= _MAX_CN:
+            return name + suffix
+    return name[: _MAX_CN - len("... (DEVELOPMENT)")].rstrip() + "... (DEVELOPMENT)"
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "TH"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, DEV_ORGANIZATION),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
+
+
+def _serial() -> int:
+    """A random positive 159-bit serial number (RFC 5280 allows up to 20 octets)."""
+    return secrets.randbits(159) | 1
+
+
+def _load_cert(path: Path) -> x509.Certificate:
+    try:
+        return x509.load_pem_x509_certificate(path.read_bytes())
+    except ValueError as exc:
+        raise DevPkiError(f"{path} is not a PEM certificate") from exc
+
+
+def _load_ec_key(path: Path) -> ec.EllipticCurvePrivateKey:
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except (ValueError, TypeError) as exc:
+        raise DevPkiError(f"{path} is not an unencrypted PEM private key") from exc
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise DevPkiError(f"{path} is not an EC private key")
+    return key
+
+
+def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    _write_atomically(path, pem, mode=0o600)
+
+
+def _write_cert(path: Path, cert: x509.Certificate) -> None:
+    _write_atomically(path, cert.public_bytes(serialization.Encoding.PEM), mode=0o644)
+
+
+def _write_atomically(path: Path, data: bytes, *, mode: int) -> None:
+    """Write to a temporary file created with ``mode``, then rename it into place."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)  # umask may have removed bits; never adds any to keys
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

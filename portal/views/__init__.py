@@ -1,0 +1,12 @@
+"""Thin blueprints: parse → one service call → render or redirect."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_views(app: Flask) -> None:
+    from portal.views import api, health, main, requests, verify
+
+    for module in (main, requests, verify, api, health):
+        app.register_blueprint(module.bp)

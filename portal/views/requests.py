@@ -1,0 +1,71 @@
+"""A logged-in person's pages: consent and request, request status, "My documents", download."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_login import current_user
+
+from portal.auth.access import login_required
+from portal.services import catalogue, documents, issuance
+
+bp = login_required(Blueprint("requests", __name__))
+
+
+@bp.get("/documents/<issuer_id>/<type_id>/request")
+def consent(issuer_id: str, type_id: str):
+    return render_template("requests/consent.html", entry=catalogue.entry(issuer_id, type_id), error=None)
+
+
+@bp.post("/documents/<issuer_id>/<type_id>/request")
+def submit(issuer_id: str, type_id: str):
+    entry = catalogue.entry(issuer_id, type_id)
+    if request.form.get("consent") != "yes":
+        return render_template("requests/consent.html", entry=entry, error="consent"), 400
+    doc_request = issuance.request_document(
+        user=current_user, issuer_id=issuer_id, type_id=type_id, consent_given=True
+    )
+    return redirect(url_for("requests.status", request_id=doc_request.id))
+
+
+@bp.get("/requests/<request_id>")
+def status(request_id: str):
+    doc_request = documents.get_request(current_user, request_id)
+    return render_template(
+        "requests/status.html",
+        doc_request=doc_request,
+        entry=catalogue.entry(doc_request.issuer, doc_request.document_type),
+    )
+
+
+@bp.get("/requests/<request_id>/status.json")
+def status_json(request_id: str):
+    doc_request = documents.get_request(current_user, request_id)
+    return jsonify(status=doc_request.status, finished=doc_request.status_enum.finished)
+
+
+@bp.get("/my/documents")
+def my_documents():
+    return render_template("requests/my_documents.html", requests=documents.my_requests(current_user))
+
+
+@bp.get("/my/documents/<certificate_id>.pdf")
+def download(certificate_id: str):
+    certificate, data = documents.get_certificate_file(current_user, certificate_id)
+    import io
+
+    return send_file(
+        io.BytesIO(data),
+        mimetype="application/pdf",
+        as_attachment=True,
+        download_name=f"tra-{certificate.issuer}-{certificate.document_type}-{certificate.verification_code}.pdf",
+        etag=certificate.sha256,
+        max_age=0,
+    )

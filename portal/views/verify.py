@@ -1,0 +1,53 @@
+"""The public verification pages: by code, by QR, by dropping a file."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from portal.auth.access import public
+from portal.errors import BadInput
+from portal.extensions import limiter
+from portal.services import verification
+from portal.services.codes import normalise_code
+
+bp = public(Blueprint("verify", __name__))
+
+
+def _verify_limit() -> str:
+    return current_app.config["RATELIMIT_VERIFY"]
+
+
+def read_upload() -> bytes:
+    """The uploaded file's bytes, or a plain 400 (size is capped by MAX_CONTENT_LENGTH: 413)."""
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise BadInput(_("Choose a PDF file to check."), title=_("No file was chosen"))
+    data = upload.read()
+    if not data:
+        raise BadInput(
+            _("The file you chose is empty (0 bytes). Choose the PDF you received."),
+            title=_("The file is empty"),
+        )
+    return data
+
+
+@bp.get("/v")
+def start():
+    code = request.args.get("code")
+    if code is not None:
+        return redirect(url_for("verify.by_code", code=normalise_code(code) or code.strip() or "-"))
+    return render_template("verify/start.html")
+
+
+@bp.get("/v/<code>")
+@limiter.limit(_verify_limit)
+def by_code(code: str):
+    return render_template("verify/document.html", facts=verification.lookup_code(code))
+
+
+@bp.post("/v")
+@limiter.limit(_verify_limit)
+def check_file():
+    result = verification.check_file(read_upload())
+    return render_template("verify/result.html", result=result)

@@ -1,0 +1,170 @@
+"""Shared fixtures: a real database built by the migrations, the sample registry on loopback,
+a live portal over HTTP. PostgreSQL is used whenever it is reachable (always on CI)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import scoped_session, sessionmaker
+from werkzeug.serving import make_server
+
+from portal import create_app
+
+PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def _postgres_reachable() -> bool:
+    try:
+        engine = sa.create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 2})
+        with engine.connect():
+            pass
+        engine.dispose()
+        return True
+    except sa.exc.OperationalError:
+        return False
+
+
+def _create_database(tmp_dir: Path, label: str) -> tuple[str, Callable[[], None]]:
+    """A fresh empty database: PostgreSQL when reachable (required on CI), else SQLite."""
+    if _postgres_reachable():
+        name = f"tra_test_{label}_{uuid.uuid4().hex[:8]}"
+        admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+
+        def drop():
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+
+        return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", drop
+    if os.environ.get("CI"):
+        pytest.fail("PostgreSQL must be reachable on CI (scripts/ensure-services.sh starts it)")
+    return f"sqlite:///{tmp_dir / f'{label}.db'}", lambda: None
+
+
+def _migrate(app) -> None:
+    from flask_migrate import upgrade
+
+    with app.app_context():
+        upgrade()
+
+
+def _serve(wsgi_app, port: int = 0):
+    server = make_server("127.0.0.1", port, wsgi_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return server
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def registry_url() -> Iterator[str]:
+    """The sample DLT registry, as its own HTTP server on loopback."""
+    from issuers.dlt.sample_registry import create_registry_app
+
+    server = _serve(create_registry_app())
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def pki_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("dev-pki")
+
+
+def _overrides(tmp: Path, database_url: str, registry_url: str, pki_dir: Path, base_url: str) -> dict:
+    return {
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "BLOB_DIR": str(tmp / "blobs"),
+        "DEV_PKI_DIR": str(pki_dir),
+        "DLT_REGISTRY_URL": registry_url,
+        "PUBLIC_BASE_URL": base_url,
+        "SAMPLE_REGISTRIES_MOUNTED": False,
+    }
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory, registry_url, pki_dir):
+    """The portal for in-process tests (test client), on a migrated database."""
+    tmp = tmp_path_factory.mktemp("app")
+    database_url, drop = _create_database(tmp, "app")
+    application = create_app(
+        "testing",
+        {
+            **_overrides(tmp, database_url, registry_url, pki_dir, "http://portal.test"),
+            "WTF_CSRF_ENABLED": False,
+        },
+    )
+    _migrate(application)
+    yield application
+    from portal.extensions import db
+
+    with application.app_context():
+        db.engine.dispose()
+    drop()
+
+
+@pytest.fixture
+def db_session(app):
+    """Each test in a transaction that is rolled back; the services' commits become savepoints."""
+    from portal.extensions import db
+
+    with app.app_context():
+        connection = db.engine.connect()
+        transaction = connection.begin()
+        original = db.session
+        db.session = scoped_session(
+            sessionmaker(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+        )
+        try:
+            yield db.session
+        finally:
+            db.session.remove()
+            db.session = original
+            transaction.rollback()
+            connection.close()
+
+
+@pytest.fixture
+def client(app, db_session):
+    return app.test_client()
+
+
+@dataclass
+class LiveServer:
+    url: str
+    app: object
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory, registry_url, pki_dir) -> Iterator[LiveServer]:
+    """The whole portal served over real HTTP on loopback, with the embedded dev OP,
+    its own migrated database, and the registry on its own server."""
+    tmp = tmp_path_factory.mktemp("live")
+    database_url, drop = _create_database(tmp, "live")
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    application = create_app("testing", _overrides(tmp, database_url, registry_url, pki_dir, base_url))
+    _migrate(application)
+    server = _serve(application, port)
+    yield LiveServer(base_url, application)
+    server.shutdown()
+    from portal.extensions import db
+
+    with application.app_context():
+        db.engine.dispose()
+    drop()
