@@ -118,25 +118,46 @@ def app(tmp_path_factory, registry_url, pki_dir):
     drop()
 
 
+class _TestSession(scoped_session):
+    """One session for the whole test. Where the app would discard its session (end of an
+    app context) this one only expires what it holds, so the next request reads afresh and
+    objects the test holds stay usable."""
+
+    def remove(self) -> None:
+        if self.registry.has():
+            self.registry().expire_all()
+
+
 @pytest.fixture
 def db_session(app):
-    """Each test in a transaction that is rolled back; the services' commits become savepoints."""
+    """Each test in a transaction that is rolled back; the services' commits become savepoints.
+
+    No application context stays pushed: each test-client request gets its own, as in production
+    (a shared one would carry ``g``, e.g. the logged-in user, from one request to the next).
+    """
     from portal.extensions import db
 
     with app.app_context():
         connection = db.engine.connect()
-        transaction = connection.begin()
-        original = db.session
-        db.session = scoped_session(
-            sessionmaker(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
-        )
-        try:
-            yield db.session
-        finally:
-            db.session.remove()
-            db.session = original
-            transaction.rollback()
-            connection.close()
+    transaction = connection.begin()
+    original = db.session
+    db.session = _TestSession(
+        sessionmaker(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    )
+    try:
+        yield db.session
+    finally:
+        db.session.registry().close()
+        db.session = original
+        transaction.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def app_ctx(app, db_session):
+    """An application context for tests that call services directly."""
+    with app.app_context():
+        yield
 
 
 @pytest.fixture
@@ -168,3 +189,56 @@ def live_server(tmp_path_factory, registry_url, pki_dir) -> Iterator[LiveServer]
     with application.app_context():
         db.engine.dispose()
     drop()
+
+
+@pytest.fixture
+def create_user(db_session):
+    """``create_user(**overrides)``: a portal user (default: the sample citizen with licences)."""
+    from portal.models import User
+
+    def make(**overrides):
+        values = {"pid": "1101700123456", "name_th": "นายสมชาย ใจดี", "name_en": "Mr. Somchai Jaidee"}
+        values.update(overrides)
+        user = User(**values)
+        db_session.add(user)
+        db_session.flush()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def issue(app, db_session):
+    """``issue(pid=…)``: run the real pipeline for a person and return the DocumentRequest."""
+    from portal.services import issuance
+
+    def run(pid: str = "1101700123456", issuer_id: str = "dlt", type_id: str = "driving-licence"):
+        with app.app_context():
+            return issuance.issue_for_subject(issuer_id=issuer_id, type_id=type_id, pid=pid)
+
+    return run
+
+
+@pytest.fixture
+def issued_pdf(app, issue):
+    """A freshly issued certificate and its signed PDF bytes."""
+    from portal.services import runtime
+
+    request = issue()
+    certificate = request.certificate
+    with app.app_context():
+        return certificate, runtime.blob_store().get(certificate.sha256)
+
+
+@pytest.fixture
+def login(client, create_user):
+    """Log a user into the test client without the OP (the OP has its own tests)."""
+
+    def as_user(user=None):
+        user = user or create_user()
+        with client.session_transaction() as session:
+            session["_user_id"] = user.id
+            session["_fresh"] = True
+        return user
+
+    return as_user

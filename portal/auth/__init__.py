@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from authlib.integrations.flask_client import OAuth
 from flask import Flask
 
-from portal.extensions import db, login_manager, oauth
+from portal.extensions import db, login_manager
 
 PROVIDER = "oidc"
+
+
+def oidc_client():
+    """The relying-party client of the current app (None when no provider is configured)."""
+    from flask import current_app
+
+    return current_app.extensions["tra.oauth"].create_client(PROVIDER)
 
 
 def init_auth(app: Flask) -> None:
@@ -20,7 +28,9 @@ def init_auth(app: Flask) -> None:
     def _load_user(user_id: str):
         return db.session.get(User, user_id)
 
-    oauth.init_app(app)
+    # One Authlib registry per app: its client cache is not keyed by app, and several apps
+    # (tests, or a second portal in one process) must not share one identity provider.
+    oauth = app.extensions["tra.oauth"] = OAuth(app)
     discovery = app.config.get("OIDC_DISCOVERY_URL")
     client_id = app.config.get("OIDC_CLIENT_ID")
     client_secret = app.config.get("OIDC_CLIENT_SECRET")

@@ -10,10 +10,9 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from requests import RequestException
 
-from portal.auth import PROVIDER
+from portal.auth import PROVIDER, oidc_client
 from portal.auth.access import public, safe_next
 from portal.errors import BadInput, ServiceUnavailable
-from portal.extensions import oauth
 from portal.services import accounts
 
 log = logging.getLogger(__name__)
@@ -22,7 +21,7 @@ bp = public(Blueprint("auth", __name__))
 
 
 def _client():
-    client = oauth.create_client(PROVIDER)
+    client = oidc_client()
     if client is None:
         raise ServiceUnavailable(_("No identity provider is configured for this portal."))
     return client

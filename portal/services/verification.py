@@ -27,7 +27,10 @@ _LEADING_VOWELS = "เแโใไ"
 
 
 def mask_name(name: str) -> str:
-    """ "นายสมชาย ใจดี" → "นายสมชาย ใ.", "Mr. Somchai Jaidee" → "Mr. Somchai J."."""
+    """First names and the surname's initial: "Mr. Somchai Jaidee" → "Mr. Somchai J.".
+
+    A Thai leading vowel keeps its consonant: "นายสมชาย ใจดี" → "นายสมชาย ใจ.".
+    """
     parts = name.split()
     if len(parts) < 2:
         return parts[0] if parts else ""
