@@ -47,7 +47,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	touch $@
 
 translations: $(VENV)/.installed
-	@$(BIN)/pybabel compile -q -d portal/translations
+	@$(BIN)/pybabel compile -d portal/translations 2>&1 | grep -v "^compiling" || true
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

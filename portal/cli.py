@@ -37,7 +37,7 @@ def issue_command(issuer_id: str, type_id: str, pid: str, out_path: Path | None)
         )
     try:
         with _sample_registries_if_embedded():
-            request = issuance.issue_for_subject(issuer_id=issuer_id, type_id=type_id, pid=pid)
+            request, _times = issuance.issue_for_subject(issuer_id=issuer_id, type_id=type_id, pid=pid)
     except PortalError as exc:
         raise click.ClickException(str(exc.message or exc.title)) from None
     if request.status != RequestStatus.READY:

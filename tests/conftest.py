@@ -214,7 +214,7 @@ def issue(app, db_session):
 
     def run(pid: str = "1101700123456", issuer_id: str = "dlt", type_id: str = "driving-licence"):
         with app.app_context():
-            return issuance.issue_for_subject(issuer_id=issuer_id, type_id=type_id, pid=pid)
+            return issuance.issue_for_subject(issuer_id=issuer_id, type_id=type_id, pid=pid)[0]
 
     return run
 

@@ -133,13 +133,13 @@ def request_document(*, user: User, issuer_id: str, type_id: str, consent_given:
     return request
 
 
-def issue_for_subject(*, issuer_id: str, type_id: str, pid: str) -> DocumentRequest:
-    """Operator issuance (CLI, bulk pushes): the same pipeline without a web session."""
+def issue_for_subject(*, issuer_id: str, type_id: str, pid: str) -> tuple[DocumentRequest, StageTimes]:
+    """Operator issuance (CLI, bulk pushes): the same pipeline without a web session, run now."""
     issuer, doc_type = find_document_type(issuer_id, type_id)
     request = _create_request(user=None, subject_pid=pid, issuer=issuer, doc_type=doc_type, channel="cli")
-    run_issuance(request.id)
+    times = run_issuance(request.id)
     db.session.refresh(request)
-    return request
+    return request, times
 
 
 def _reserve_number_and_code(request: DocumentRequest, issuer: Issuer) -> None:

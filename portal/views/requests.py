@@ -13,6 +13,7 @@ from flask import (
 )
 from flask_login import current_user
 
+from portal import clock
 from portal.auth.access import login_required
 from portal.services import catalogue, documents, issuance
 
@@ -53,7 +54,12 @@ def status_json(request_id: str):
 
 @bp.get("/my/documents")
 def my_documents():
-    return render_template("requests/my_documents.html", requests=documents.my_requests(current_user))
+    return render_template(
+        "requests/my_documents.html",
+        requests=documents.my_requests(current_user),
+        entries=catalogue.entries(),
+        today=clock.today_bangkok(),
+    )
 
 
 @bp.get("/my/documents/<certificate_id>.pdf")

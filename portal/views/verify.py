@@ -49,5 +49,9 @@ def by_code(code: str):
 @bp.post("/v")
 @limiter.limit(_verify_limit)
 def check_file():
-    result = verification.check_file(read_upload())
+    try:
+        data = read_upload()
+    except BadInput as exc:
+        return render_template("verify/start.html", error_field="file", error_message=exc.message), 400
+    result = verification.check_file(data)
     return render_template("verify/result.html", result=result)
