@@ -14,6 +14,9 @@ def select_locale() -> str:
     languages = current_app.config["LANGUAGES"]
     if not has_request_context():
         return current_app.config["BABEL_DEFAULT_LOCALE"]
+    if request.path.startswith("/api/"):
+        # API clients say what they want in Accept-Language; without it, English.
+        return request.accept_languages.best_match(languages, default="en")
     chosen = request.args.get("lang") or request.cookies.get(LANG_COOKIE)
     if chosen in languages:
         return chosen

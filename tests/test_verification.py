@@ -188,3 +188,10 @@ class TestByFile:
         page = upload(client, pdf, url="/v")
         assert page.status_code == 200
         assert 'data-verdict="genuine"' in page.get_data(as_text=True)
+
+
+def test_api_problems_follow_accept_language(client):
+    english = client.get("/api/v1/verify/" + "0" * 20)
+    assert english.json["title"] == "No document with this code"
+    thai = client.get("/api/v1/verify/" + "0" * 20, headers={"Accept-Language": "th"})
+    assert thai.json["title"] != english.json["title"]
