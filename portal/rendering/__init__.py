@@ -9,7 +9,7 @@ from __future__ import annotations
 from .dates import english_date, english_date_short, format_pid, pid_is_valid, thai_date
 from .filters import register_filters
 from .pdf import CERTIFICATE_CSS_PATH, PdfRenderer
-from .qr import qr_svg_data_uri
+from .qr import qr_png_data_uri, qr_svg_data_uri
 
 __all__ = [
     "CERTIFICATE_CSS_PATH",
@@ -18,6 +18,7 @@ __all__ = [
     "english_date_short",
     "format_pid",
     "pid_is_valid",
+    "qr_png_data_uri",
     "qr_svg_data_uri",
     "register_filters",
     "thai_date",

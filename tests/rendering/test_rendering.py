@@ -7,6 +7,7 @@ reader, rasterised with poppler's pdftoppm and its QR read back with zbarimg.
 from __future__ import annotations
 
 import base64
+import gc
 import io
 import logging
 import re
@@ -20,6 +21,7 @@ from typing import Any
 
 import jinja2
 import pytest
+from PIL import Image
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 from portal.rendering import (
@@ -29,6 +31,7 @@ from portal.rendering import (
     english_date_short,
     format_pid,
     pid_is_valid,
+    qr_png_data_uri,
     qr_svg_data_uri,
     register_filters,
     thai_date,
@@ -117,6 +120,23 @@ def test_format_pid_rejects_malformed(pid: str) -> None:
 # -------------------------------------------------------------------------------- QR
 
 
+def test_qr_png_data_uri_is_black_and_white_png_with_quiet_zone() -> None:
+    uri = qr_png_data_uri(VERIFY_URL)
+    prefix = "data:image/png;base64,"
+    assert uri.startswith(prefix)
+    image = Image.open(io.BytesIO(base64.b64decode(uri[len(prefix) :], validate=True)))
+    assert image.format == "PNG"
+    width, height = image.size
+    # Version 3 (29 modules) + 2 × 4 quiet-zone modules, 4 pixels per module.
+    assert width == height == (29 + 8) * 4
+    colours = {value for _, value in image.convert("L").getcolors()}
+    assert colours == {0, 255}
+    # The quiet zone (4 modules = 16 px) is white all round.
+    grey = image.convert("L")
+    assert all(grey.getpixel((x, y)) == 255 for x in range(width) for y in range(16))
+    assert all(grey.getpixel((x, y)) == 255 for x in range(16) for y in range(height))
+
+
 def test_qr_data_uri_is_base64_svg() -> None:
     uri = qr_svg_data_uri(VERIFY_URL)
     prefix = "data:image/svg+xml;base64,"
@@ -132,6 +152,8 @@ def test_qr_data_uri_is_base64_svg() -> None:
 def test_qr_rejects_empty_url() -> None:
     with pytest.raises(ValueError):
         qr_svg_data_uri("")
+    with pytest.raises(ValueError):
+        qr_png_data_uri("")
 
 
 # ------------------------------------------------------------------- templates, PDF
@@ -264,7 +286,7 @@ def test_filters_are_registered() -> None:
     ).render(d=date(2020, 1, 31), pid="1101700123456", url=VERIFY_URL)
     assert out == (
         "31 มกราคม 2563|๓๑ มกราคม ๒๕๖๓|31 January 2020 (B.E. 2563)|31 January 2020|"
-        "1-1017-00123-45-6|data:image/svg+xml;base64,|data:image/svg+xml;base64,"
+        "1-1017-00123-45-6|data:image/png;base64,iVBO|data:image/png;base64,iVBO"
     )
 
 
@@ -388,11 +410,12 @@ def test_import_does_not_load_weasyprint() -> None:
     shutil.which("pdftoppm") is None or shutil.which("zbarimg") is None,
     reason="needs pdftoppm (poppler-utils) and zbarimg (zbar-tools) to read the QR back",
 )
-def test_qr_in_rendered_page_decodes_to_verify_url(certificate_pdf: bytes, tmp_path: Path) -> None:
+@pytest.mark.parametrize("dpi", [80, 150])
+def test_qr_in_rendered_page_decodes_to_verify_url(certificate_pdf: bytes, tmp_path: Path, dpi: int) -> None:
     pdf_path = tmp_path / "cert.pdf"
     pdf_path.write_bytes(certificate_pdf)
     subprocess.run(
-        ["pdftoppm", "-png", "-r", "150", "-singlefile", str(pdf_path), str(tmp_path / "page")],
+        ["pdftoppm", "-png", "-r", str(dpi), "-singlefile", str(pdf_path), str(tmp_path / "page")],
         check=True,
         timeout=60,
     )
@@ -403,3 +426,22 @@ def test_qr_in_rendered_page_decodes_to_verify_url(certificate_pdf: bytes, tmp_p
         timeout=60,
     )
     assert result.stdout.split() == [VERIFY_URL]
+
+
+def test_qr_image_is_drawn_without_smoothing(certificate_pdf: bytes) -> None:
+    # image-rendering: pixelated on the PNG QR: viewers must not blur the module edges.
+    assert b"/Interpolate false" in certificate_pdf
+    assert b"/Interpolate true" not in certificate_pdf
+
+
+@pytest.mark.parametrize("enabled_before", [True, False])
+def test_render_restores_garbage_collector_state(renderer: PdfRenderer, enabled_before: bool) -> None:
+    was_enabled = gc.isenabled()
+    try:
+        if not enabled_before:
+            gc.disable()
+        renderer.render(render_html())
+        assert gc.isenabled() is enabled_before
+    finally:
+        if was_enabled:
+            gc.enable()
