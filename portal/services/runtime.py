@@ -51,7 +51,8 @@ def renderer() -> PdfRenderer:
         "tra.renderer",
         lambda: PdfRenderer(
             stylesheet_paths=[ROOT / "static" / "css" / "certificate.css"],
-            base_url=str(ROOT),
+            # Certificates may load files from static/ only (never instance/, where keys live).
+            base_url=str(ROOT / "static") + "/",
         ),
     )
 
