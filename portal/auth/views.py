@@ -84,10 +84,7 @@ def callback():
     user = accounts.sign_in(provider=PROVIDER, claims=claims)
     # A fresh session at login: nothing from before survives but the destination.
     next_url = safe_next(session.pop("next", None))
-    lang = session.get("lang")
     session.clear()
-    if lang:
-        session["lang"] = lang
     session["id_token"] = token.get("id_token")
     login_user(user)
     return redirect(next_url or url_for("requests.my_documents"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
@@ -55,7 +55,6 @@ class StageTimes:
     render: float = 0.0
     sign: float = 0.0
     store: float = 0.0
-    extra: dict = field(default_factory=dict)
 
 
 def find_document_type(issuer_id: str, type_id: str) -> tuple[Issuer, DocumentType]:
