@@ -109,6 +109,7 @@ def run_floor(n: int, warmup: int) -> dict[str, list[float]]:
 
     from portal import clock
     from portal.issuing import DocumentInfo, Subject
+    from portal.rendering import CERTIFICATE_CSS_PATH
     from portal.services import runtime
 
     issuer = runtime.issuers().get("dlt")
@@ -127,7 +128,7 @@ def run_floor(n: int, warmup: int) -> dict[str, list[float]]:
         **issuer.build_content(doc_type, record, info)
     )
     font_config = FontConfiguration()
-    css = CSS(filename=str(ROOT / "static/css/certificate.css"), font_config=font_config)
+    css = CSS(filename=str(CERTIFICATE_CSS_PATH), font_config=font_config)
     pki = runtime.dev_pki()
     key_path, cert_path = pki.agency_paths["dlt"]
     signer = signers.SimpleSigner.load(

@@ -8,14 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["SAMPLE_PEOPLE", "SamplePerson", "find_person", "format_national_id"]
+from portal.rendering.dates import format_pid
 
-
-def format_national_id(pid: str) -> str:
-    """Write a 13-digit national ID the way it is printed on a Thai ID card: X-XXXX-XXXXX-XX-X."""
-    if len(pid) != 13 or not pid.isdigit():
-        return pid
-    return f"{pid[0]}-{pid[1:5]}-{pid[5:10]}-{pid[10:12]}-{pid[12]}"
+__all__ = ["SAMPLE_PEOPLE", "SamplePerson", "find_person"]
 
 
 @dataclass(frozen=True)
@@ -40,7 +35,7 @@ class SamplePerson:
     @property
     def formatted_pid(self) -> str:
         """The national ID as printed on the card."""
-        return format_national_id(self.pid)
+        return format_pid(self.pid)
 
     def note(self, language: str) -> str:
         """The demo note in ``language`` ("th" or anything else for English)."""

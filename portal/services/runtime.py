@@ -12,12 +12,11 @@ from pathlib import Path
 from flask import current_app
 
 from portal.issuing import IssuerRegistry
-from portal.rendering import PdfRenderer
+from portal.rendering import CERTIFICATE_CSS_PATH, PdfRenderer
 from portal.signing import (
     KeyRing,
-    SigningIdentity,
     ensure_dev_pki,
-    load_file_identity,
+    file_identity_loader,
     load_trust_roots,
 )
 from portal.storage import BlobStore
@@ -45,14 +44,12 @@ def blob_store() -> BlobStore:
 
 
 def renderer() -> PdfRenderer:
-    from portal.config import ROOT
-
     return _cached(
         "tra.renderer",
         lambda: PdfRenderer(
-            stylesheet_paths=[ROOT / "static" / "css" / "certificate.css"],
+            stylesheet_paths=[CERTIFICATE_CSS_PATH],
             # Certificates may load files from static/ only (never instance/, where keys live).
-            base_url=str(ROOT / "static") + "/",
+            base_url=str(CERTIFICATE_CSS_PATH.parents[1]) + "/",
         ),
     )
 
@@ -67,12 +64,7 @@ def dev_pki():
 def key_ring() -> KeyRing:
     def build():
         pki = dev_pki()
-
-        def load(agency: str) -> SigningIdentity:
-            key_path, cert_path = pki.agency_paths[agency]
-            return load_file_identity(agency, key_path, cert_path, chain=[pki.root_cert_path])
-
-        return KeyRing(load)
+        return KeyRing(file_identity_loader(pki.agency_paths, chain=[pki.root_cert_path]))
 
     return _cached("tra.keyring", build)
 
