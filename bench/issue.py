@@ -101,7 +101,6 @@ def run_pipeline(n: int, warmup: int) -> dict[str, list[float]]:
 def run_floor(n: int, warmup: int) -> dict[str, list[float]]:
     """The same HTML rendered by WeasyPrint and signed by pyHanko's stock SimpleSigner,
     each with its caches kept (one FontConfiguration, parsed CSS, key loaded once)."""
-    from flask import current_app
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import fields, signers
     from weasyprint import CSS, HTML
@@ -110,7 +109,7 @@ def run_floor(n: int, warmup: int) -> dict[str, list[float]]:
     from portal import clock
     from portal.issuing import DocumentInfo, Subject
     from portal.rendering import CERTIFICATE_CSS_PATH
-    from portal.services import runtime
+    from portal.services import issuance, runtime
 
     issuer = runtime.issuers().get("dlt")
     doc_type = issuer.document_type("driving-licence")
@@ -124,9 +123,7 @@ def run_floor(n: int, warmup: int) -> dict[str, list[float]]:
         expires_at=now.date(),
         sample=True,
     )
-    html = current_app.jinja_env.get_template(doc_type.template).render(
-        **issuer.build_content(doc_type, record, info)
-    )
+    html = issuance.certificate_html(issuer, doc_type, record, info)
     font_config = FontConfiguration()
     css = CSS(filename=str(CERTIFICATE_CSS_PATH), font_config=font_config)
     pki = runtime.dev_pki()

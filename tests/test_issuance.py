@@ -74,3 +74,20 @@ def test_issuing_is_audited(issue, db_session):
         select(AuditEvent.action).where(AuditEvent.target.in_([request.id, request.certificate.id]))
     ).all()
     assert "request_document" in actions and "issue_certificate" in actions
+
+
+def test_qr_on_an_issued_certificate_leads_to_its_verification_page(issue, app_ctx, tmp_path):
+    import subprocess
+
+    from flask import current_app
+
+    certificate = issue().certificate
+    pdf_path = tmp_path / "certificate.pdf"
+    pdf_path.write_bytes(runtime.blob_store().get(certificate.sha256))
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "150", "-singlefile", str(pdf_path), str(tmp_path / "page")], check=True
+    )
+    decoded = subprocess.run(
+        ["zbarimg", "-q", "--raw", str(tmp_path / "page.png")], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert decoded == f"{current_app.config['PUBLIC_BASE_URL']}/v/{certificate.verification_code}"

@@ -150,16 +150,6 @@ class DltIssuer(Issuer):
                 }
             )
         return {
-            "document": {
-                "number": document.number,
-                "verification_code": document.verification_code,
-                "verify_url": document.verify_url,
-                "issued_at": document.issued_at,
-                "expires_at": document.expires_at,
-                "title_th": document_type.title_th,
-                "title_en": document_type.title_en,
-                "sample": document.sample,
-            },
             "agency": {
                 "name_th": self.name_th,
                 "name_en": self.name_en,

@@ -147,4 +147,9 @@ class Issuer(abc.ABC):
     def build_content(
         self, document_type: DocumentType, record: Record, document: DocumentInfo
     ) -> dict[str, Any]:
-        """The template context for the document."""
+        """The issuer's part of the template context (record facts, agency, signatory).
+
+        The portal adds ``document`` itself (number, verification code and URL, dates, titles,
+        sample mark), the same for every issuer; ``document`` is passed here for what depends on
+        it, such as a licence's status on the day of issue.
+        """

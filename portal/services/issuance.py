@@ -21,6 +21,7 @@ from portal.issuing import (
     DocumentType,
     Issuer,
     IssuingError,
+    Record,
     RegistryUnavailable,
     Subject,
 )
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "StageTimes",
+    "certificate_html",
     "find_document_type",
     "issue_for_subject",
     "request_document",
@@ -230,9 +232,7 @@ def _issue(request: DocumentRequest, issuer: Issuer, doc_type: DocumentType, tim
         expires_at=issued_at.astimezone(clock.BANGKOK).date() + timedelta(days=doc_type.validity_days),
         sample=config["SAMPLE_DOCUMENTS"],
     )
-    context = issuer.build_content(doc_type, record, document)
-    # The app's Jinja environment without context processors: a document carries only its content.
-    html = current_app.jinja_env.get_template(doc_type.template).render(**context)
+    html = certificate_html(issuer, doc_type, record, document)
     pdf = runtime.renderer().render(html, title=f"{doc_type.title_en} {document.number}")
     t2 = time.perf_counter()
 
@@ -278,6 +278,26 @@ def _issue(request: DocumentRequest, issuer: Issuer, doc_type: DocumentType, tim
         request.id,
         *(x * 1000 for x in (times.fetch, times.render, times.sign, times.store)),
     )
+
+
+def certificate_html(issuer: Issuer, doc_type: DocumentType, record: Record, document: DocumentInfo) -> str:
+    """The document's HTML: the issuer's content plus the ``document`` facts every template shows.
+
+    Rendered by the app's Jinja environment without context processors: a document carries
+    only its content, never the visitor's session.
+    """
+    context = issuer.build_content(doc_type, record, document)
+    context["document"] = {
+        "number": document.number,
+        "verification_code": document.verification_code,
+        "verify_url": document.verify_url,
+        "issued_at": document.issued_at,
+        "expires_at": document.expires_at,
+        "title_th": doc_type.title_th,
+        "title_en": doc_type.title_en,
+        "sample": document.sample,
+    }
+    return current_app.jinja_env.get_template(doc_type.template).render(**context)
 
 
 def _fail(request_id: str, code: str, reason: str, *, transient: bool = False) -> None:
