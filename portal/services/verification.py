@@ -188,23 +188,27 @@ def lookup_code(text: str) -> DocumentFacts:
     return facts
 
 
+#: What a problem found in the file itself means for the person checking it.
+_FILE_VERDICTS = {
+    FileFinding.NOT_A_PDF: Verdict.NOT_A_PDF,
+    FileFinding.NOT_SIGNED: Verdict.NOT_SIGNED,
+    FileFinding.UNTRUSTED_SIGNATURE: Verdict.UNTRUSTED_SIGNATURE,
+    FileFinding.ALTERED: Verdict.ALTERED,
+}
+
+
 def check_file(data: bytes) -> FileVerdict:
-    """Validate a file's signature against our roots and match it to our records."""
+    """Validate a file's signature against our roots and, if intact, match it to our records."""
     check = check_pdf_signature(data, runtime.trust_roots())
-    certificate = db.session.scalar(select(Certificate).where(Certificate.sha256 == check.sha256))
-    mapping = {
-        FileFinding.NOT_A_PDF: Verdict.NOT_A_PDF,
-        FileFinding.NOT_SIGNED: Verdict.NOT_SIGNED,
-        FileFinding.UNTRUSTED_SIGNATURE: Verdict.UNTRUSTED_SIGNATURE,
-        FileFinding.ALTERED: Verdict.ALTERED,
-    }
-    if check.finding in mapping:
-        verdict = mapping[check.finding]
-    else:
+    certificate = None
+    if check.finding is FileFinding.INTACT:
+        certificate = db.session.scalar(select(Certificate).where(Certificate.sha256 == check.sha256))
         verdict = Verdict.GENUINE if certificate is not None else Verdict.UNKNOWN_DOCUMENT
+    else:
+        verdict = _FILE_VERDICTS[check.finding]
     log.info("file check: %s (%s)", verdict.value, check.detail)
-    if verdict is Verdict.GENUINE:
-        facts = _facts(certificate)
-        _note_verified(certificate, "file")
-        return FileVerdict(verdict, check, facts)
-    return FileVerdict(verdict, check, None)
+    if certificate is None:
+        return FileVerdict(verdict, check, None)
+    facts = _facts(certificate)
+    _note_verified(certificate, "file")
+    return FileVerdict(verdict, check, facts)
