@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlencode
 
 from authlib.integrations.base_client.errors import MismatchingStateError, OAuthError
 from flask import Blueprint, current_app, redirect, request, session, url_for
@@ -99,8 +100,6 @@ def logout():
     if was_logged_in:
         end_session = _end_session_endpoint()
         if end_session:
-            from urllib.parse import urlencode
-
             params = {"post_logout_redirect_uri": current_app.config["PUBLIC_BASE_URL"].rstrip("/") + "/"}
             if id_token:
                 params["id_token_hint"] = id_token

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -33,14 +35,14 @@ def get_request(user: User, request_id: str) -> DocumentRequest:
     return request
 
 
-def get_certificate_file(user: User, certificate_id: str) -> tuple[Certificate, bytes]:
-    """The signed PDF of one of the person's certificates."""
+def get_certificate_file(user: User, certificate_id: str) -> tuple[Certificate, Path]:
+    """Where the signed PDF of one of the person's certificates is stored (streamed, not read)."""
     certificate = db.session.get(Certificate, certificate_id) if len(certificate_id) <= 32 else None
     if certificate is None:
         raise NotFound(_("There is no such document."))
     if certificate.request.user_id != user.id:
         raise Forbidden(_("This document belongs to someone else."))
     try:
-        return certificate, runtime.blob_store().get(certificate.sha256)
+        return certificate, runtime.blob_store().path(certificate.sha256)
     except BlobNotFound:
         raise NotFound(_("The file of this document is missing. Please contact us.")) from None

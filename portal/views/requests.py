@@ -64,11 +64,9 @@ def my_documents():
 
 @bp.get("/my/documents/<certificate_id>.pdf")
 def download(certificate_id: str):
-    certificate, data = documents.get_certificate_file(current_user, certificate_id)
-    import io
-
+    certificate, path = documents.get_certificate_file(current_user, certificate_id)
     return send_file(
-        io.BytesIO(data),
+        path,
         mimetype="application/pdf",
         as_attachment=True,
         download_name=f"tra-{certificate.issuer}-{certificate.document_type}-{certificate.verification_code}.pdf",
