@@ -31,7 +31,7 @@ def create_app(config_name: str | None = None, overrides: Mapping[str, Any] | No
         app.config.update(overrides)
     _fill_instance_defaults(app)
     _check_production_secrets(app)
-    _configure_logging()
+    _configure_logging(app)
 
     from portal import cli, errors, extensions, security
     from portal.auth import init_auth
@@ -42,7 +42,9 @@ def create_app(config_name: str | None = None, overrides: Mapping[str, Any] | No
     extensions.db.init_app(app)
     extensions.migrate.init_app(app, extensions.db, directory=str(ROOT / "migrations"))
     extensions.csrf.init_app(app)
-    extensions.limiter.init_app(app)
+    from portal.logs import init_request_logging
+
+    init_request_logging(app)
     from portal.i18n import init_i18n
 
     init_i18n(app)
@@ -68,6 +70,7 @@ def create_app(config_name: str | None = None, overrides: Mapping[str, Any] | No
     errors.register_error_handlers(app)
     security.init_security(app)
     cli.init_cli(app)
+    extensions.init_limiter(app)  # after every blueprint; wraps wsgi_app in ProxyFix when configured
     if app.config["SAMPLE_REGISTRIES_MOUNTED"]:
         _mount_sample_registries(app)
 
@@ -92,11 +95,15 @@ def issuer_settings(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
-def _configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # Libraries that narrate every step at INFO; their warnings still show.
-    for name in ("weasyprint", "fontTools", "alembic.runtime.plugins"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+def _configure_logging(app: Flask) -> None:
+    """JSON lines in production (or with LOG_FORMAT=json), readable text otherwise."""
+    from portal.logs import configure_logging
+
+    level = logging.getLevelName(str(app.config.get("LOG_LEVEL", "INFO")).upper())
+    configure_logging(
+        json_lines=app.config.get("LOG_FORMAT") == "json",
+        level=level if isinstance(level, int) else logging.INFO,
+    )
 
 
 def _fill_instance_defaults(app: Flask) -> None:

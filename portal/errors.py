@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import logging
+import time
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, current_app, jsonify, render_template, request
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -75,7 +79,6 @@ _HTTP_TITLES = {
 _HTTP_MESSAGES = {
     404: _l("Check the address. If you followed a link from a document, the link may be mistyped."),
     413: _l("Files up to 10 MB can be checked. A Tra certificate is much smaller than that."),
-    429: _l("You have made many requests in a short time. Please wait a minute and try again."),
 }
 
 
@@ -83,8 +86,13 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/") or (request.accept_mimetypes.best == "application/json")
 
 
-def render_problem(status: int, title: str, message: str | None, type_: str):
-    """A JSON problem (RFC 9457) for API clients, an HTML page for people."""
+def render_problem(status: int, title: str, message: str | None, type_: str, *, plain: bool = False):
+    """A JSON problem (RFC 9457) for API clients, an HTML page for people.
+
+    ``plain`` pages use a layout that touches nothing but the request (no logged-in person, so
+    no database): for when the database is what failed. A page that fails to render falls
+    back to the plain layout rather than ending in a bare 500.
+    """
     if _wants_json():
         body = {"type": type_, "title": str(title), "status": status}
         if message:
@@ -93,7 +101,51 @@ def render_problem(status: int, title: str, message: str | None, type_: str):
         response.status_code = status
         response.mimetype = "application/problem+json"
         return response
-    return render_template("errors/error.html", status=status, title=title, message=message), status
+    context = {"status": status, "title": title, "message": message}
+    if not plain:
+        try:
+            return render_template("errors/error.html", **context), status
+        except Exception:
+            log.warning("error page for %s could not be rendered; plain page instead", status, exc_info=True)
+            _rollback_quietly()
+    return _render_plain(context), status
+
+
+def _render_plain(context: dict) -> str:
+    """The plain page, rendered without the app's context processors: Flask-Login's loads the
+    logged-in person (a database query) for every template, and others may add more."""
+    from portal.i18n import current_language
+
+    template = current_app.jinja_env.get_template("errors/plain.html")
+    return template.render(lang=current_language(), **context)
+
+
+def _rollback_quietly() -> None:
+    from portal.extensions import db
+
+    try:
+        db.session.rollback()
+    except Exception:
+        log.debug("rollback after a database failure failed too", exc_info=True)
+
+
+def _database_unreachable(exc: Exception) -> bool:
+    if isinstance(exc, (OperationalError, InterfaceError, PoolTimeout)):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+#: What a person is told to wait before trying again when the database is away (seconds).
+UNAVAILABLE_RETRY_AFTER = 30
+
+
+def _retry_after_seconds() -> int:
+    """Seconds until the breached rate limit resets (at least 1)."""
+    limiter = current_app.extensions.get("tra.limiter")
+    limit = limiter.current_limit if limiter is not None else None
+    if limit is None:
+        return 60
+    return max(1, int(limit.reset_at - time.time()))  # as Flask-Limiter computes Retry-After
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -114,11 +166,38 @@ def register_error_handlers(app: Flask) -> None:
     def _http_error(exc: HTTPException):
         status = exc.code or 500
         title = _HTTP_TITLES.get(status, exc.name)
+        if status == 429:
+            return _too_many_requests()
         return render_problem(status, title, _HTTP_MESSAGES.get(status), f"http-{status}")
+
+    def _too_many_requests():
+        seconds = _retry_after_seconds()
+        message = _(
+            "You have made many requests in a short time. Please wait %(seconds)s seconds and try again.",
+            seconds=seconds,
+        )
+        response = current_app.make_response(render_problem(429, _HTTP_TITLES[429], message, "rate-limited"))
+        response.headers["Retry-After"] = str(seconds)
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        if _database_unreachable(exc):
+            log.warning("database unreachable on %s: %s", request.endpoint, type(exc).__name__)
+            _rollback_quietly()
+            response = current_app.make_response(
+                render_problem(
+                    503,
+                    ServiceUnavailable.title,
+                    _l("We cannot reach our records right now. Please try again in a few minutes."),
+                    "unavailable",
+                    plain=True,
+                )
+            )
+            response.headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
+            return response
+        # The route pattern, not the path: a path may carry a verification code.
+        log.exception("unhandled error on %s %s", request.method, request.endpoint)
         return render_problem(
             500,
             _l("Sorry, something went wrong on our side"),

@@ -5,21 +5,20 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from portal.auth.access import public
-from portal.extensions import csrf, limiter
-from portal.services import verification
-from portal.views.verify import _verify_limit, read_upload
+from portal.extensions import csrf, rate_limited
+from portal.views.verify import check_counted, lookup_counted, read_upload
 
 bp = public(Blueprint("api", __name__, url_prefix="/api/v1"))
 csrf.exempt(bp)
 
 
 @bp.get("/verify/<code>")
-@limiter.limit(_verify_limit)
+@rate_limited("RATELIMIT_VERIFY")
 def verify_code(code: str):
-    return jsonify(verification.lookup_code(code).as_json())
+    return jsonify(lookup_counted("api_code", code).as_json())
 
 
 @bp.post("/verify")
-@limiter.limit(_verify_limit)
+@rate_limited("RATELIMIT_VERIFY")
 def verify_file():
-    return jsonify(verification.check_file(read_upload()).as_json())
+    return jsonify(check_counted("api_file", read_upload()).as_json())

@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from portal import metrics
 from portal.auth.access import public
-from portal.errors import BadInput
-from portal.extensions import limiter
+from portal.errors import BadInput, NotFound
+from portal.extensions import rate_limited
 from portal.services import verification
 from portal.services.codes import normalise_code
 
 bp = public(Blueprint("verify", __name__))
 
 
-def _verify_limit() -> str:
-    return current_app.config["RATELIMIT_VERIFY"]
+def lookup_counted(channel: str, code: str) -> verification.DocumentFacts:
+    """``verification.lookup_code``, counted in the metrics (an unknown code counts as "unknown")."""
+    try:
+        facts = verification.lookup_code(code)
+    except NotFound:
+        metrics.count_verification(channel, "unknown")
+        raise
+    metrics.count_verification(channel, facts.status)
+    return facts
+
+
+def check_counted(channel: str, data: bytes) -> verification.FileVerdict:
+    """``verification.check_file``, counted in the metrics by verdict."""
+    result = verification.check_file(data)
+    metrics.count_verification(channel, result.verdict.value)
+    return result
 
 
 def read_upload() -> bytes:
@@ -41,17 +56,16 @@ def start():
 
 
 @bp.get("/v/<code>")
-@limiter.limit(_verify_limit)
+@rate_limited("RATELIMIT_VERIFY")
 def by_code(code: str):
-    return render_template("verify/document.html", facts=verification.lookup_code(code))
+    return render_template("verify/document.html", facts=lookup_counted("code", code))
 
 
 @bp.post("/v")
-@limiter.limit(_verify_limit)
+@rate_limited("RATELIMIT_VERIFY")
 def check_file():
     try:
         data = read_upload()
     except BadInput as exc:
         return render_template("verify/start.html", error_field="file", error_message=exc.message), 400
-    result = verification.check_file(data)
-    return render_template("verify/result.html", result=result)
+    return render_template("verify/result.html", result=check_counted("file", data))
