@@ -93,5 +93,41 @@ class _sample_registries_if_embedded:
         return False
 
 
+@portal_cli.command("worker")
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+@click.option(
+    "--with-scheduler/--no-scheduler",
+    default=True,
+    show_default=True,
+    help="Also run the scheduler that starts delayed retries.",
+)
+def worker_command(burst: bool, with_scheduler: bool) -> None:
+    """Run an RQ worker for issuance (needs REDIS_URL)."""
+    from portal.jobs.worker import run_worker
+
+    if not current_app.config.get("REDIS_URL"):
+        raise click.ClickException("REDIS_URL is not set: without Redis, documents are issued in-process")
+    run_worker(current_app._get_current_object(), burst=burst, with_scheduler=with_scheduler)
+
+
+@portal_cli.command("requeue")
+@click.option(
+    "--older-than",
+    type=float,
+    default=None,
+    help="Seconds a request must have been untouched (default: REQUEUE_AFTER_SECONDS).",
+)
+def requeue_command(older_than: float | None) -> None:
+    """Queue again unfinished requests that have no job (workers also do this by themselves)."""
+    from portal.jobs import requeue_stalled
+
+    if not current_app.config.get("REDIS_URL"):
+        raise click.ClickException("REDIS_URL is not set: there is no queue")
+    requeued = requeue_stalled(older_than_seconds=older_than)
+    click.echo(f"Re-queued {len(requeued)} request(s)")
+    for request_id in requeued:
+        click.echo(f"  {request_id}")
+
+
 def init_cli(app: Flask) -> None:
     app.cli.add_command(portal_cli)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -17,6 +17,7 @@ class RequestStatus(enum.StrEnum):
 
     QUEUED = "queued"
     FETCHING = "fetching"  # reading the agency's record
+    WAITING = "waiting"  # the agency's registry was unreachable; a retry is scheduled (next_attempt_at)
     RENDERING = "rendering"
     SIGNING = "signing"
     READY = "ready"
@@ -25,6 +26,10 @@ class RequestStatus(enum.StrEnum):
     @property
     def finished(self) -> bool:
         return self in (RequestStatus.READY, RequestStatus.FAILED)
+
+
+#: Failure codes after which the person may try the same request again.
+RETRYABLE_FAILURES = frozenset({"registry_unavailable", "internal"})
 
 
 class DocumentRequest(db.Model):
@@ -45,7 +50,11 @@ class DocumentRequest(db.Model):
     consent: Mapped[dict] = mapped_column(JSON)
     #: How it was asked for: "web" or "cli".
     channel: Mapped[str] = mapped_column(String(16), default="web")
-    status: Mapped[str] = mapped_column(String(16), default=RequestStatus.QUEUED.value)
+    status: Mapped[str] = mapped_column(String(16), default=RequestStatus.QUEUED.value, index=True)
+    #: How many times the pipeline has started for this request (caps the safety net's re-queueing).
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: While WAITING: when the next try is due (shown to the person).
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: Machine-readable failure ("no_record", "registry_unavailable", "internal").
     #: Number and verification code reserved before rendering, so that a retried job
     #: prints the same ones (the certificate copies them when it is issued).
@@ -61,3 +70,9 @@ class DocumentRequest(db.Model):
     @property
     def status_enum(self) -> RequestStatus:
         return RequestStatus(self.status)
+
+    @property
+    def can_retry(self) -> bool:
+        """Failed for a reason another try may fix (agency unreachable, our own fault): the
+        person gets "Try again". Not for "no record": that answer would not change."""
+        return self.status == RequestStatus.FAILED.value and self.failure_code in RETRYABLE_FAILURES

@@ -6,12 +6,12 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from portal import clock
 from portal.errors import BadInput, Forbidden, NotFound
@@ -25,6 +25,7 @@ from portal.issuing import (
     RegistryUnavailable,
     Subject,
 )
+from portal.metrics import observe_issuance_stage
 from portal.models import (
     Certificate,
     DocumentRequest,
@@ -32,6 +33,7 @@ from portal.models import (
     RequestStatus,
     User,
 )
+from portal.models._types import utcnow
 from portal.services import runtime
 from portal.services.audit import record_access, record_audit
 from portal.services.codes import group_code, new_verification_code
@@ -40,13 +42,29 @@ from portal.signing import sign_pdf
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "IssuanceDeferred",
     "StageTimes",
     "certificate_html",
     "find_document_type",
+    "give_up",
     "issue_for_subject",
     "request_document",
+    "retry_request",
     "run_issuance",
+    "unfinished_requests",
 ]
+
+_UNFINISHED = (
+    RequestStatus.QUEUED.value,
+    RequestStatus.FETCHING.value,
+    RequestStatus.WAITING.value,
+    RequestStatus.RENDERING.value,
+    RequestStatus.SIGNING.value,
+)
+
+
+class IssuanceDeferred(Exception):
+    """A transient failure while retries remain: the request is WAITING and the job must be retried."""
 
 
 @dataclass
@@ -117,8 +135,13 @@ def _create_request(
 
 
 def request_document(*, user: User, issuer_id: str, type_id: str, consent_given: bool) -> DocumentRequest:
-    """A person asks for a document about themself; it is issued by a job (inline without Redis)."""
-    from portal.jobs import enqueue_issuance
+    """A person asks for a document about themself; it is issued by a job (inline without Redis).
+
+    With Redis configured but unreachable this raises ``IssuingPaused`` (503) before anything is
+    written. Should Redis fail between the check and the enqueue, the saved request stays QUEUED
+    and the workers' safety net (``requeue_stalled``) queues it once Redis is back.
+    """
+    from portal.jobs import enqueue_issuance, ensure_issuing_available
 
     issuer, doc_type = find_document_type(issuer_id, type_id)
     if not user.pid:
@@ -127,11 +150,72 @@ def request_document(*, user: User, issuer_id: str, type_id: str, consent_given:
         raise BadInput(
             _("Please tick the box to agree before we read your record."), title=_("Your agreement is needed")
         )
+    ensure_issuing_available()
     request = _create_request(
         user=user, subject_pid=user.pid, issuer=issuer, doc_type=doc_type, channel="web"
     )
     enqueue_issuance(request.id)
     return request
+
+
+def retry_request(*, user: User, request_id: str) -> DocumentRequest:
+    """The person's "Try again" on a failed request: queue the same request again.
+
+    Only the owner may, and only for failures that another try can fix (``can_retry``);
+    a request already queued again (double click) is left as it is.
+    """
+    from portal.jobs import enqueue_issuance, ensure_issuing_available
+    from portal.services.documents import get_request
+
+    request = get_request(user, request_id)
+    if request.status != RequestStatus.FAILED.value:
+        return request
+    if not request.can_retry:
+        raise BadInput(
+            _("Trying again would give the same answer. Please contact the agency named on this page."),
+            title=_("This request cannot be tried again"),
+        )
+    ensure_issuing_available()
+    changed = db.session.execute(
+        update(DocumentRequest)
+        .where(DocumentRequest.id == request.id, DocumentRequest.status == RequestStatus.FAILED.value)
+        .values(
+            status=RequestStatus.QUEUED.value,
+            failure_code=None,
+            failure_reason=None,
+            attempts=0,
+            next_attempt_at=None,
+            updated_at=utcnow(),
+        )
+    ).rowcount
+    if changed:
+        record_audit(user.id, "retry_request", target=request.id)
+    db.session.commit()
+    if changed:
+        enqueue_issuance(request.id, replace_finished=True)
+    db.session.refresh(request)
+    return request
+
+
+def unfinished_requests(*, older_than: timedelta) -> list[tuple[str, int]]:
+    """(id, attempts) of requests not ready nor failed and untouched for ``older_than`` (oldest first)."""
+    rows = db.session.execute(
+        select(DocumentRequest.id, DocumentRequest.attempts)
+        .where(
+            DocumentRequest.status.in_(_UNFINISHED),
+            DocumentRequest.updated_at <= utcnow() - older_than,
+        )
+        .order_by(DocumentRequest.updated_at)
+        .limit(500)
+    ).all()
+    db.session.commit()
+    return [(row.id, row.attempts) for row in rows]
+
+
+def give_up(request_id: str) -> None:
+    """Fail a request that started too often without finishing (the safety net's last word)."""
+    log.error("request %s started too many times without finishing; failing it", request_id)
+    _fail(request_id, "internal", "gave up after repeated interrupted attempts")
 
 
 def issue_for_subject(*, issuer_id: str, type_id: str, pid: str) -> tuple[DocumentRequest, StageTimes]:
@@ -143,13 +227,30 @@ def issue_for_subject(*, issuer_id: str, type_id: str, pid: str) -> tuple[Docume
     return request, times
 
 
-def _reserve_number_and_code(request: DocumentRequest, issuer: Issuer) -> None:
-    """Give the request its document number and verification code, in a short transaction."""
-    if request.document_number:
-        return
+def _start_attempt(request_id: str, issuer: Issuer) -> DocumentRequest | None:
+    """Count the attempt, reserve number and code on first use, move to FETCHING; one short transaction.
+
+    The request row is locked, so two runs at once cannot both reserve a number for it.
+    Returns None when the request needs no work (already issued).
+    """
     year_be = clock.today_bangkok().year + 543
     for attempt in range(3):
         try:
+            request = db.session.execute(
+                select(DocumentRequest)
+                .where(DocumentRequest.id == request_id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            ).scalar_one()
+            if request.status == RequestStatus.READY.value:
+                db.session.commit()
+                return None
+            request.attempts = (request.attempts or 0) + 1
+            request.status = RequestStatus.FETCHING.value
+            request.next_attempt_at = None
+            if request.document_number:
+                db.session.commit()
+                return request
             seq = db.session.scalar(
                 select(DocumentSequence)
                 .where(
@@ -168,20 +269,24 @@ def _reserve_number_and_code(request: DocumentRequest, issuer: Issuer) -> None:
             prefix = getattr(issuer, "number_prefix", issuer.id.upper())
             request.document_number = f"{prefix} {seq.last_value:06d}/{year_be}"
             request.verification_code = new_verification_code()
-            request.status = RequestStatus.FETCHING.value
             db.session.commit()
-            return
+            return request
         except IntegrityError:
             db.session.rollback()
             if attempt == 2:
                 raise
+    return None
 
 
-def run_issuance(request_id: str) -> StageTimes:
-    """Issue the certificate for one request. Safe to run twice: a request yields one certificate.
+def run_issuance(request_id: str, *, retry_in: float | None = None) -> StageTimes:
+    """Issue the certificate for one request. Safe to run twice, even at once: a request yields
+    one certificate (unique key on ``certificates.request_id``); the run that loses the race
+    rolls back quietly.
 
     Failures the person can act on (no record, registry down) leave the request FAILED with a
-    plain reason; they are not raised.
+    plain reason; they are not raised. Except: when ``retry_in`` is given (a job with retries
+    left), a registry outage leaves the request WAITING, due again in ``retry_in`` seconds, and
+    raises ``IssuanceDeferred`` so that the job is retried.
     """
     times = StageTimes()
     request = db.session.get(DocumentRequest, request_id)
@@ -189,23 +294,102 @@ def run_issuance(request_id: str) -> StageTimes:
         log.warning("issuance job for unknown request %s", request_id)
         return times
     if request.certificate is not None:
+        _mark_ready_if_issued(request_id)
         return times
-    issuer, doc_type = find_document_type(request.issuer, request.document_type)
     try:
-        _reserve_number_and_code(request, issuer)
+        issuer, doc_type = find_document_type(request.issuer, request.document_type)
+    except NotFound:
+        # The issuer was switched off (or removed) after the request was made: no try can succeed.
+        log.warning(
+            "request %s: document type %s/%s is not available",
+            request_id,
+            request.issuer,
+            request.document_type,
+        )
+        _fail(request_id, "not_available", "this document is no longer issued here")
+        return times
+    try:
+        request = _start_attempt(request_id, issuer)
+        if request is None:
+            return times
         _issue(request, issuer, doc_type, times)
+    except RegistryUnavailable as exc:
+        db.session.rollback()
+        if retry_in is not None:
+            _wait_for_retry(request_id, exc, retry_in)
+            raise IssuanceDeferred(str(exc)) from exc
+        _fail(request_id, exc.code, str(exc), transient=True)
     except IssuingError as exc:
         db.session.rollback()
-        _fail(request_id, exc.code, str(exc), transient=isinstance(exc, RegistryUnavailable))
+        _fail(request_id, exc.code, str(exc))
     except IntegrityError:
-        # Another run of this job issued the certificate first; theirs stands.
         db.session.rollback()
-        log.info("request %s was issued by a concurrent run", request_id)
+        if _mark_ready_if_issued(request_id):
+            # Another run of this job issued the certificate first; theirs stands.
+            log.info("request %s was issued by a concurrent run", request_id)
+        else:
+            log.exception("issuance failed for request %s", request_id)
+            _fail(request_id, "internal", "internal error")
+    except OperationalError:
+        # The database went away: nothing to record now; let the job's retries have it.
+        db.session.rollback()
+        if retry_in is None:
+            raise
+        log.warning("database unavailable while issuing request %s; will retry", request_id)
+        raise
     except Exception:
         db.session.rollback()
         log.exception("issuance failed for request %s", request_id)
         _fail(request_id, "internal", "internal error")
+    else:
+        for stage in ("fetch", "render", "sign", "store"):
+            observe_issuance_stage(stage, getattr(times, stage))
     return times
+
+
+def _set_stage(request_id: str, status: RequestStatus) -> None:
+    """Move an unfinished request to ``status`` and commit, so that the status page moves.
+    Never moves a request back from READY (a concurrent run may have finished it)."""
+    db.session.execute(
+        update(DocumentRequest)
+        .where(DocumentRequest.id == request_id, DocumentRequest.status != RequestStatus.READY.value)
+        .values(status=status.value, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def _mark_ready_if_issued(request_id: str) -> bool:
+    """If the request has its certificate, make sure its status says READY."""
+    issued = db.session.scalar(select(Certificate.id).where(Certificate.request_id == request_id))
+    if issued is not None:
+        db.session.execute(
+            update(DocumentRequest)
+            .where(DocumentRequest.id == request_id)
+            .values(status=RequestStatus.READY.value, failure_code=None, failure_reason=None)
+            .execution_options(synchronize_session=False)
+        )
+    db.session.commit()
+    return issued is not None
+
+
+def _wait_for_retry(request_id: str, exc: IssuingError, retry_in: float) -> None:
+    due: datetime = clock.now() + timedelta(seconds=retry_in)
+    db.session.execute(
+        update(DocumentRequest)
+        .where(DocumentRequest.id == request_id, DocumentRequest.status != RequestStatus.READY.value)
+        .values(
+            status=RequestStatus.WAITING.value,
+            failure_code=exc.code,
+            failure_reason=str(exc),
+            next_attempt_at=due,
+            updated_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    record_audit("system", "issuance_deferred", target=request_id, code=exc.code, retry_in=retry_in)
+    db.session.commit()
+    log.warning("request %s waits for the agency's registry; next try in %ss: %s", request_id, retry_in, exc)
 
 
 def _issue(request: DocumentRequest, issuer: Issuer, doc_type: DocumentType, times: StageTimes) -> None:
@@ -220,6 +404,7 @@ def _issue(request: DocumentRequest, issuer: Issuer, doc_type: DocumentType, tim
         purpose=doc_type.consent.purpose_en,
         request_id=request.id,
     )
+    _set_stage(request.id, RequestStatus.RENDERING)
     t1 = time.perf_counter()
 
     issued_at = clock.now()
@@ -234,6 +419,7 @@ def _issue(request: DocumentRequest, issuer: Issuer, doc_type: DocumentType, tim
     )
     html = certificate_html(issuer, doc_type, record, document)
     pdf = runtime.renderer().render(html, title=f"{doc_type.title_en} {document.number}")
+    _set_stage(request.id, RequestStatus.SIGNING)
     t2 = time.perf_counter()
 
     identity = runtime.key_ring().get(issuer.id)
@@ -301,9 +487,19 @@ def certificate_html(issuer: Issuer, doc_type: DocumentType, record: Record, doc
 
 
 def _fail(request_id: str, code: str, reason: str, *, transient: bool = False) -> None:
-    request = db.session.get(DocumentRequest, request_id)
-    request.status = RequestStatus.FAILED.value
-    request.failure_code = code
-    request.failure_reason = reason
-    record_audit("system", "issuance_failed", target=request_id, code=code, transient=transient)
+    """Leave the request FAILED with a reason (never one that a concurrent run has made READY)."""
+    changed = db.session.execute(
+        update(DocumentRequest)
+        .where(DocumentRequest.id == request_id, DocumentRequest.status != RequestStatus.READY.value)
+        .values(
+            status=RequestStatus.FAILED.value,
+            failure_code=code,
+            failure_reason=reason,
+            next_attempt_at=None,
+            updated_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed:
+        record_audit("system", "issuance_failed", target=request_id, code=code, transient=transient)
     db.session.commit()

@@ -49,7 +49,21 @@ def status(request_id: str):
 @bp.get("/requests/<request_id>/status.json")
 def status_json(request_id: str):
     doc_request = documents.get_request(current_user, request_id)
-    return jsonify(status=doc_request.status, finished=doc_request.status_enum.finished)
+    response = jsonify(
+        status=doc_request.status,
+        finished=doc_request.status_enum.finished,
+        failure_code=doc_request.failure_code if doc_request.status == "failed" else None,
+        can_retry=doc_request.can_retry,
+        next_attempt_at=doc_request.next_attempt_at.isoformat() if doc_request.next_attempt_at else None,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/requests/<request_id>/retry")
+def retry(request_id: str):
+    doc_request = issuance.retry_request(user=current_user, request_id=request_id)
+    return redirect(url_for("requests.status", request_id=doc_request.id))
 
 
 @bp.get("/my/documents")

@@ -7,8 +7,10 @@
  * 2. Live request status: on the status page, poll data-status-url (requests.status_json,
  *    {"status": ..., "finished": bool}) every second, show the new status in the
  *    aria-live region using the data-label-<status> texts written by the template, and
- *    reload the page once the request is finished (ready or failed). Polling slows down
- *    after two minutes and backs off on errors.
+ *    reload the page once the request is finished (ready or failed). A status with no step
+ *    of its own (e.g. "waiting": a retry of the agency's registry is due) marks the step
+ *    named by data-step-of-<status>. Polling slows down after two minutes and backs off on
+ *    errors.
  */
 (function () {
   "use strict";
@@ -44,9 +46,10 @@
     if (label) {
       label.textContent = text(status);
     }
+    var step = box.getAttribute("data-step-of-" + status) || status;
     var index = -1;
     for (var i = 0; i < steps.length; i++) {
-      if (steps[i].getAttribute("data-step") === status) {
+      if (steps[i].getAttribute("data-step") === step) {
         index = i;
       }
     }
