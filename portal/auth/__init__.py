@@ -1,55 +1,74 @@
-"""The OpenID Connect relying party (Authlib) and the Flask-Login session."""
+"""The OpenID Connect relying party (Authlib), one client per configured identity provider, and
+the Flask-Login session backed by a server-side session row."""
 
 from __future__ import annotations
 
 from authlib.integrations.flask_client import OAuth
-from flask import Flask
+from flask import Flask, current_app
 
-from portal.extensions import db, login_manager
+from portal.auth.providers import IdpConfigError, Provider, configured_providers
+from portal.extensions import login_manager
 
-PROVIDER = "oidc"
+__all__ = ["IdpConfigError", "Provider", "init_auth", "oidc_client", "provider", "providers"]
+
+_PROVIDERS = "tra.idp"
+_OAUTH = "tra.oauth"
 
 
-def oidc_client():
-    """The relying-party client of the current app (None when no provider is configured)."""
-    from flask import current_app
+def providers() -> dict[str, Provider]:
+    """The current app's identity providers by name, in the configured order."""
+    return current_app.extensions[_PROVIDERS]
 
-    return current_app.extensions["tra.oauth"].create_client(PROVIDER)
+
+def provider(name: str | None) -> Provider | None:
+    """The provider called ``name`` in the current app, or None."""
+    return providers().get(name) if name else None
+
+
+def oidc_client(name: str):
+    """The relying-party client for provider ``name`` of the current app."""
+    return current_app.extensions[_OAUTH].create_client(name)
 
 
 def init_auth(app: Flask) -> None:
+    """Read the identity providers (a configuration mistake stops the app here) and wire the
+    login views, one Authlib client per provider and the session loader."""
+    from flask_login import current_user
+
     from portal.auth.views import bp
-    from portal.models import User
+    from portal.services import accounts
+
+    configured = configured_providers(app.config)
+    app.extensions[_PROVIDERS] = configured
 
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
 
     @login_manager.user_loader
-    def _load_user(user_id: str):
-        return db.session.get(User, user_id)
+    def _load_user(session_id: str):
+        # The cookie holds the id of a server-side session, which logout ends for good.
+        return accounts.resume_session(session_id)
 
     # One Authlib registry per app: its client cache is not keyed by app, and several apps
     # (tests, or a second portal in one process) must not share one identity provider.
-    oauth = app.extensions["tra.oauth"] = OAuth(app)
-    discovery = app.config.get("OIDC_DISCOVERY_URL")
-    client_id = app.config.get("OIDC_CLIENT_ID")
-    client_secret = app.config.get("OIDC_CLIENT_SECRET")
-    if not discovery and app.config["DEV_IDP_ENABLED"]:
-        discovery = app.config["PUBLIC_BASE_URL"].rstrip("/") + "/devidp/.well-known/openid-configuration"
-        client_id = app.config["DEV_IDP_CLIENT_ID"]
-        client_secret = app.config["DEV_IDP_CLIENT_SECRET"]
-    app.config["OIDC_ACTIVE_DISCOVERY_URL"] = discovery
-    if discovery:
+    oauth = app.extensions[_OAUTH] = OAuth(app)
+    for name, idp in configured.items():
         oauth.register(
-            PROVIDER,
-            server_metadata_url=discovery,
-            client_id=client_id,
-            client_secret=client_secret,
+            name,
+            server_metadata_url=idp.discovery_url,
+            client_id=idp.client_id,
+            client_secret=idp.client_secret,
             client_kwargs={
-                "scope": app.config["OIDC_SCOPES"],
+                "scope": " ".join(idp.scopes),
                 "code_challenge_method": "S256",
+                "token_endpoint_auth_method": "client_secret_basic",
                 "timeout": 10,
             },
             overwrite=True,
         )
     app.register_blueprint(bp)
+
+    @app.context_processor
+    def _login_provider():
+        login_session = getattr(current_user, "login_session", None)
+        return {"login_provider": provider(login_session.provider) if login_session is not None else None}

@@ -4,6 +4,7 @@ from portal.models.audit import AccessEvent, AuditEvent
 from portal.models.certificate import Certificate, CertificateStatus, DocumentSequence
 from portal.models.document_request import DocumentRequest, RequestStatus
 from portal.models.user import Identity, User
+from portal.models.user_session import UserSession
 
 __all__ = [
     "AccessEvent",
@@ -15,4 +16,5 @@ __all__ = [
     "Identity",
     "RequestStatus",
     "User",
+    "UserSession",
 ]
