@@ -11,7 +11,7 @@ export PORTAL_BASE_URL ?= http://127.0.0.1:$(PORT)
 APT_PACKAGES := fonts-thai-tlwg libharfbuzz-subset0 poppler-utils zbar-tools softhsm2 gettext
 APT_TEST_PACKAGES := chromium
 
-.PHONY: demo test serve setup apt apt-test translations lint bench clean-demo
+.PHONY: demo test serve setup apt apt-test translations messages lint bench bench-load clean-demo npm-test-deps
 
 ## demo: set up everything and run the portal on http://127.0.0.1:$(PORT)
 demo: setup
@@ -21,15 +21,14 @@ demo: setup
 	PORTAL_ENV=development $(BIN)/flask --app wsgi run --host 127.0.0.1 --port $(PORT) --with-threads
 
 ## test: set up, make sure PostgreSQL and Redis run, run the whole suite
-test: setup apt-test
+test: setup apt-test npm-test-deps
 	scripts/ensure-services.sh
 	$(BIN)/ruff check .
 	PORTAL_ENV=testing $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-## serve: production shape (gunicorn) from environment variables only
+## serve: production shape (migrations, gunicorn + RQ_WORKERS issuance workers) from environment variables only
 serve: setup
-	PORTAL_ENV=production $(BIN)/flask --app wsgi db upgrade
-	PORTAL_ENV=production $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+	PORTAL_ENV=production PORT=$(PORT) VENV_BIN=$(BIN) scripts/serve.sh
 
 setup: apt $(VENV)/.installed translations
 
@@ -38,6 +37,15 @@ apt:
 
 apt-test:
 	@scripts/apt-install.sh $(APT_TEST_PACKAGES)
+
+# The test OpenID Providers (npm oidc-provider), installed from the lock file when it changed.
+TEST_OP_DIR := tests/oidc_provider
+npm-test-deps: $(TEST_OP_DIR)/node_modules/.package-lock.json
+
+$(TEST_OP_DIR)/node_modules/.package-lock.json: $(TEST_OP_DIR)/package-lock.json $(TEST_OP_DIR)/package.json
+	@command -v npm >/dev/null || { echo "npm (Node.js 20+) is needed for the test OpenID Providers" >&2; exit 1; }
+	cd $(TEST_OP_DIR) && npm ci --no-audit --no-fund
+	touch $@
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +57,12 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 translations: $(VENV)/.installed
 	@$(BIN)/pybabel compile -d portal/translations 2>&1 | grep -v "^compiling" || true
 
+## messages: after changing UI text, refresh the Thai catalogue (then translate what is empty)
+messages: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o portal/translations/messages.pot . >/dev/null
+	$(BIN)/pybabel update --no-fuzzy-matching -i portal/translations/messages.pot -d portal/translations
+	rm portal/translations/messages.pot
+
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 
@@ -57,3 +71,9 @@ bench: setup
 
 clean-demo:
 	rm -rf instance
+
+## bench-load: the portal under load in its production shape (gunicorn, PostgreSQL, Redis, RQ workers)
+bench-load: setup
+	@scripts/apt-install.sh wrk
+	scripts/ensure-services.sh
+	$(BIN)/python bench/load.py

@@ -27,6 +27,25 @@ class Config:
     SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL")  # filled in by create_app when unset
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
     REDIS_URL = _env("REDIS_URL")
+    #: Background issuance (RQ; only with REDIS_URL). Prefix of the queue names (tests isolate by it).
+    RQ_QUEUE_PREFIX = _env("RQ_QUEUE_PREFIX", "")
+    #: Seconds between tries when the agency's registry is unreachable; one retry per entry.
+    ISSUANCE_RETRY_INTERVALS = tuple(
+        int(s) for s in (_env("ISSUANCE_RETRY_INTERVALS", "10,30,60,180,600") or "").split(",") if s.strip()
+    )
+    ISSUANCE_JOB_TIMEOUT = int(_env("ISSUANCE_JOB_TIMEOUT", "300"))
+    RQ_RESULT_TTL = int(_env("RQ_RESULT_TTL", "3600"))
+    RQ_FAILURE_TTL = int(_env("RQ_FAILURE_TTL", str(7 * 24 * 3600)))
+    #: Worker liveness: a worker (machine) that dies is noticed after about
+    #: RQ_JOB_MONITORING_INTERVAL + RQ_HEARTBEAT_GRACE seconds by another worker's maintenance.
+    RQ_WORKER_TTL = int(_env("RQ_WORKER_TTL", "60"))
+    RQ_JOB_MONITORING_INTERVAL = int(_env("RQ_JOB_MONITORING_INTERVAL", "5"))
+    RQ_HEARTBEAT_GRACE = int(_env("RQ_HEARTBEAT_GRACE", "15"))
+    RQ_MAINTENANCE_INTERVAL = int(_env("RQ_MAINTENANCE_INTERVAL", "10"))
+    #: Unfinished requests untouched this long with no job in Redis are queued again (safety net).
+    REQUEUE_AFTER_SECONDS = int(_env("REQUEUE_AFTER_SECONDS", "120"))
+    #: A request whose pipeline has started this many times without finishing is failed for good.
+    ISSUANCE_MAX_ATTEMPTS = int(_env("ISSUANCE_MAX_ATTEMPTS", "12"))
     #: Public address of the portal; QR codes and verification links point here.
     PUBLIC_BASE_URL = _env("PORTAL_BASE_URL", "http://127.0.0.1:5000")
     #: Content-addressed store of signed PDFs (default: instance/blobs).
@@ -49,9 +68,25 @@ class Config:
     SESSION_COOKIE_NAME = "tra_session"
     WTF_CSRF_TIME_LIMIT = None
 
+    #: Rate limits (portal/extensions.py), counted in Redis when REDIS_URL is set; when Redis is
+    #: unreachable each process counts in memory instead and verification keeps answering.
     RATELIMIT_STORAGE_URI = _env("REDIS_URL", "memory://")
-    RATELIMIT_VERIFY = "120/minute"
+    RATELIMIT_STORAGE_OPTIONS: dict = {"socket_connect_timeout": 0.3, "socket_timeout": 0.3}
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_SWALLOW_ERRORS = True
+    RATELIMIT_KEY_PREFIX = _env("RATELIMIT_KEY_PREFIX", "tra-limits")
+    RATELIMIT_VERIFY = _env("RATELIMIT_VERIFY", "120/minute")
+    RATELIMIT_LOGIN = _env("RATELIMIT_LOGIN", "30/minute")
     RATELIMIT_HEADERS_ENABLED = True
+    #: Proxies in front of the portal whose X-Forwarded-For is trusted (0: the socket peer is the client).
+    PROXY_FIX_HOPS = int(_env("PROXY_FIX_HOPS", "0"))
+    #: Operations: /readyz answers within this many seconds even when a dependency hangs.
+    READINESS_TIMEOUT_SECONDS = float(_env("READINESS_TIMEOUT_SECONDS", "0.5"))
+    #: When set, /metrics wants "Authorization: Bearer <token>".
+    METRICS_TOKEN = _env("METRICS_TOKEN")
+    #: "json" (one object per line; the production default) or "text".
+    LOG_FORMAT = _env("LOG_FORMAT", "text")
+    LOG_LEVEL = _env("LOG_LEVEL", "INFO")
 
     #: The embedded development OpenID Provider (never in production).
     DEV_IDP_ENABLED = False
@@ -63,6 +98,11 @@ class Config:
     OIDC_CLIENT_ID = _env("OIDC_CLIENT_ID")
     OIDC_CLIENT_SECRET = _env("OIDC_CLIENT_SECRET")
     OIDC_SCOPES = _env("OIDC_SCOPES", "openid profile email pid name_en")
+    #: TOML file of identity providers (docs/identity-providers.md); wins over OIDC_DISCOVERY_URL.
+    IDP_CONFIG = _env("PORTAL_IDP_CONFIG")
+    #: Server-side login sessions end after this much inactivity, and at the latest after the second.
+    SESSION_IDLE_MINUTES = int(_env("PORTAL_SESSION_IDLE_MINUTES", "30"))
+    SESSION_ABSOLUTE_HOURS = int(_env("PORTAL_SESSION_ABSOLUTE_HOURS", "12"))
 
     #: Sample agency registries mounted in-process under /_sample/<agency>.
     SAMPLE_REGISTRIES_MOUNTED = False
@@ -97,6 +137,7 @@ class ProductionConfig(Config):
 
     ENV_NAME = "production"
     SESSION_COOKIE_SECURE = True
+    LOG_FORMAT = _env("LOG_FORMAT", "json")
     SAMPLE_DOCUMENTS = _env("PORTAL_SAMPLE_DOCUMENTS", "0") == "1"
 
 

@@ -18,6 +18,8 @@ from werkzeug.serving import make_server
 
 from portal import create_app
 
+pytest_plugins = ["tests.oidc_ops"]  # the real test OpenID Providers: test_ops, portal_port, helpers
+
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
@@ -231,13 +233,17 @@ def issued_pdf(app, issue):
 
 
 @pytest.fixture
-def login(client, create_user):
-    """Log a user into the test client without the OP (the OP has its own tests)."""
+def login(app, client, create_user):
+    """Log a user into the test client without the OP (the OP has its own tests), through a real
+    server-side session row (``user.login_session``)."""
+    from portal.services import accounts
 
-    def as_user(user=None):
+    def as_user(user=None, *, provider: str = "dev", audience: str = "citizen"):
         user = user or create_user()
+        with app.app_context():
+            login_session = accounts.start_session(user, provider=provider, audience=audience)
         with client.session_transaction() as session:
-            session["_user_id"] = user.id
+            session["_user_id"] = login_session.id
             session["_fresh"] = True
         return user
 
