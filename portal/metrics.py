@@ -27,7 +27,6 @@ __all__ = [
     "observe_issuance_stage",
     "observe_request",
     "render_latest",
-    "share_files_with_parent",
 ]
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -126,21 +125,6 @@ class _QueueDepthCollector:
                 depth.add_metric([name], value)
         yield depth
         yield up
-
-
-def share_files_with_parent(parent_pid: int) -> None:
-    """In a forked job process: write samples to the files of the worker that forked it.
-
-    prometheus_client names its files after the writing process, and an RQ worker forks one
-    process per job, so each job would leave files behind and every scrape would read more of
-    them. The jobs of one worker run one at a time, so they can take turns with one set of files
-    (each opens them afresh and sees what the previous job wrote). Call before the first sample.
-    """
-    if multiprocess_dir() is None or _metrics is not None:
-        return
-    from prometheus_client import values
-
-    values.ValueClass = values.MultiProcessValue(process_identifier=lambda: f"{parent_pid}-jobs")
 
 
 def multiprocess_dir() -> str | None:

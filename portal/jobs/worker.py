@@ -1,33 +1,39 @@
 """The RQ worker: ``flask --app wsgi portal worker`` or ``python -m portal.jobs.worker``.
 
-Why forked jobs with a warm parent (RQ's ``Worker``) rather than ``SimpleWorker``:
+Jobs run in the worker's own process (RQ's ``SimpleWorker``), not in a fork per job:
 
-- The parent builds the app once and warms the expensive caches (issuer registry, renderer and
-  its fonts, key files); each job is a fork of it, so it starts warm (FIELD-NOTES: ~8 jobs/s
-  against ~10 for SimpleWorker; two workers on two cores do better than either).
-- While a job runs, the parent keeps sending heartbeats. So the heartbeat can be short, and a
-  worker that dies outright (SIGKILL, machine lost) is noticed within seconds by another
-  worker's maintenance, which re-queues its job. A SimpleWorker cannot heartbeat during a job,
-  so its job would be noticed only after the job timeout.
-- A job that crashes the process (native code in rendering or signing) kills only its fork.
-- Signing opens whatever it needs (later: the PKCS#11 session) in the fork that signs, never
-  in the parent, so no session crosses a fork.
+- The process builds the app once and warms the expensive caches (issuer registry, renderer and
+  its fonts, signing keys); every job uses them as they are. A fork per job measured 1.6–2×
+  slower per certificate here (bench/load.py): each fork copies, page by page, every part of the
+  warm heap that the job touches (reference counts are writes), and opens new database and
+  registry connections.
+- Signing keys stay loaded for the life of the process: a PKCS#11 session (issue 4) is opened
+  once per worker process, never once per job.
+- RQ's SimpleWorker cannot send heartbeats while a job runs, so a worker that died outright
+  would be noticed only after the job timeout. ``TraWorker`` sends them from a small thread
+  during each job, so another worker's maintenance notices a dead worker (SIGKILL, machine
+  lost) within seconds and re-queues its job.
+- The cost: a crash in native code (rendering, signing) takes the worker with it; the job is
+  then re-queued the same way, and the process supervisor (``scripts/serve.sh``'s parent)
+  restarts the set.
 
-Each job runs in an app context, with the database pool of the fork's own (never a
-connection inherited from the parent). The parent's maintenance also runs the safety net
+Each job runs in an app context. The worker's maintenance also runs the safety net
 (``requeue_stalled``) at most once per interval across all workers.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
+import threading
 
 from flask import Flask
-from rq import Queue, Worker
+from rq import Queue, SimpleWorker
 from rq.exceptions import StopRequested
 from rq.job import Job
+from rq.worker import WorkerStatus
 
 from portal.jobs.queues import ALL_QUEUES, queue_name
 
@@ -36,8 +42,9 @@ log = logging.getLogger(__name__)
 __all__ = ["TraWorker", "build_worker", "main", "run_worker", "warm_caches"]
 
 
-class TraWorker(Worker):
-    """RQ's forking worker with the portal's app, a configurable heartbeat grace and the safety net."""
+class TraWorker(SimpleWorker):
+    """RQ's in-process worker with the portal's app, heartbeats during jobs, a configurable
+    heartbeat grace and the safety net."""
 
     app: Flask
     #: Seconds a job's heartbeat may be late before the job counts as abandoned (RQ fixes 60).
@@ -49,14 +56,30 @@ class TraWorker(Worker):
             interval = min(job.timeout - working_time, interval)
         return int(max(interval, 1)) + self.heartbeat_grace
 
-    def perform_job(self, job, queue, execution) -> bool:  # runs in the forked work horse
-        from portal import metrics
+    def execute_job(self, job: Job, queue: Queue):
+        execution = self.prepare_execution(job)
+        done = threading.Event()
+
+        def beat() -> None:
+            while not done.wait(self.job_monitoring_interval):
+                try:
+                    self.maintain_heartbeats(job, execution)
+                except Exception:  # noqa: BLE001 - a missed beat must not stop the job
+                    log.warning("could not send the heartbeat for job %s", job.id, exc_info=True)
+
+        heart = threading.Thread(target=beat, name="rq-heartbeat", daemon=True)
+        heart.start()
+        try:
+            self.perform_job(job, queue, execution)
+        finally:
+            done.set()
+            heart.join()
+        self.set_state(WorkerStatus.IDLE)
+
+    def perform_job(self, job, queue, execution) -> bool:
         from portal.extensions import db
 
-        metrics.share_files_with_parent(os.getppid())
         with self.app.app_context():
-            # Connections in the pool belong to the parent; the fork opens its own.
-            db.engine.dispose(close=False)
             try:
                 return super().perform_job(job, queue, execution)
             finally:
@@ -89,7 +112,7 @@ class TraWorker(Worker):
 
 
 def warm_caches(app: Flask) -> None:
-    """Build once, in the parent, what every job would otherwise build: fonts, templates, keys."""
+    """Build once, before the first job, what every job would otherwise build: fonts, templates, keys."""
     from portal.services import runtime
 
     with app.app_context():
@@ -97,8 +120,7 @@ def warm_caches(app: Flask) -> None:
         runtime.renderer().warm()
         runtime.blob_store()
         ring = runtime.key_ring()
-        # File keys only. A PKCS#11 identity must not be opened here: it is opened by the
-        # process that signs (the fork), see this module's docstring.
+        # Jobs run in this process, so the keys loaded here are the ones that sign.
         for issuer in registry:
             ring.get(issuer.id)
 
@@ -132,6 +154,10 @@ def run_worker(app: Flask, *, burst: bool = False, with_scheduler: bool = True, 
     if warm:
         warm_caches(app)
     worker = build_worker(app)
+    # What is built so far lives as long as the process: keep it out of the garbage collector's
+    # full passes.
+    gc.collect()
+    gc.freeze()
     log.info("worker %s (pid %d) on %s", worker.name, os.getpid(), ", ".join(worker.queue_names()))
     return worker.work(burst=burst, with_scheduler=with_scheduler, logging_level="INFO")
 

@@ -181,7 +181,7 @@ def test_a_worker_killed_mid_job_is_replaced_by_another_that_finishes_it(
     second = workers.start()  # the survivor, with the scheduler that runs the retry
     workers.wait_ready(second)
     killed = kill_tree(first.pid)
-    assert len(killed) >= 2  # the worker and its work horse
+    assert first.pid in killed  # the worker, in the middle of the job (it runs jobs in-process)
     first.wait(timeout=10)
     registry.delay = 0
 
@@ -455,3 +455,20 @@ def test_a_request_for_a_document_no_longer_issued_fails_at_once_without_try_aga
     done = state(jobs_app, request_id)
     assert done["status"] == "failed" and done["failure_code"] == "not_available"
     assert not done["can_retry"] and done["certificates"] == 0
+
+
+def test_a_long_job_keeps_its_heartbeat_so_no_other_worker_takes_it_over(jobs_app, workers, registry):
+    # The job outlives its first heartbeat (monitoring interval 1 s + grace 2 s) twice over while
+    # another worker cleans the registries every second: only the heartbeats keep it its own.
+    first = workers.start(scheduler=False)
+    workers.wait_ready(first)
+    registry.delay = 7.0
+    request_id = new_request(jobs_app)
+    wait_for(lambda: registry.calls, what="the job to reach the registry")
+    second = workers.start()
+    workers.wait_ready(second)
+
+    done = wait_status(jobs_app, request_id, "ready", "failed", timeout=40)
+    assert done["status"] == "ready", done
+    assert done["attempts"] == 1  # never re-queued as abandoned
+    assert registry.calls == 1
