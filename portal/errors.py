@@ -114,10 +114,12 @@ def render_problem(status: int, title: str, message: str | None, type_: str, *, 
 def _render_plain(context: dict) -> str:
     """The plain page, rendered without the app's context processors: Flask-Login's loads the
     logged-in person (a database query) for every template, and others may add more."""
+    from portal.auth.access import safe_next
     from portal.i18n import current_language
 
     template = current_app.jinja_env.get_template("errors/plain.html")
-    return template.render(lang=current_language(), **context)
+    here = safe_next(request.full_path.rstrip("?")) or "/"
+    return template.render(lang=current_language(), here=here, **context)
 
 
 def _rollback_quietly() -> None:

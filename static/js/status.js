@@ -9,8 +9,9 @@
  *    aria-live region using the data-label-<status> texts written by the template, and
  *    reload the page once the request is finished (ready or failed). A status with no step
  *    of its own (e.g. "waiting": a retry of the agency's registry is due) marks the step
- *    named by data-step-of-<status>. Polling slows down after two minutes and backs off on
- *    errors.
+ *    named by data-step-of-<status>; entering or leaving "waiting" reloads the page, which
+ *    then explains the wait and when the next try is due. Polling slows down after two
+ *    minutes and backs off on errors.
  */
 (function () {
   "use strict";
@@ -40,6 +41,12 @@
 
   function show(status) {
     if (!status || status === current) {
+      return;
+    }
+    if (status === "waiting" || current === "waiting") {
+      // Waiting for a retry (or no longer): the page explains why and when; show it afresh.
+      stopped = true;
+      window.location.reload();
       return;
     }
     current = status;

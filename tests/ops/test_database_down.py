@@ -4,6 +4,9 @@ closing a TCP proxy in front of the shared server (which itself is never touched
 
 from __future__ import annotations
 
+import html
+import re
+
 import pytest
 
 from tests.ops.conftest import TcpProxy, closed_port
@@ -71,3 +74,9 @@ def test_database_unreachable_from_the_start(make_app):
     thai = client.get(f"/v/{UNKNOWN_CODE}?lang=th")
     assert thai.status_code == 503
     assert '<html lang="th">' in thai.get_data(as_text=True)
+    # The person can switch to English from there, and the switch itself needs no database.
+    switch = re.search(r'href="(/lang/en\?next=[^"]+)"', thai.get_data(as_text=True))
+    assert switch, "no link to the English page"
+    followed = client.get(html.unescape(switch.group(1)))
+    assert followed.status_code == 302
+    assert followed.headers["Location"].startswith(f"/v/{UNKNOWN_CODE}")
