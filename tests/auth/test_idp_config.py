@@ -115,9 +115,12 @@ def test_production_without_providers_says_so_plainly(tmp_path, monkeypatch):
     for name in ("PORTAL_IDP_CONFIG", "OIDC_DISCOVERY_URL"):
         monkeypatch.delenv(name, raising=False)
     app = _app(tmp_path, "production", IDP_CONFIG=None, OIDC_DISCOVERY_URL=None)
-    answer = app.test_client().get("/login", headers={"Accept-Language": "en"})
+    client = app.test_client()
+    answer = client.get("/login?lang=en")  # pages follow the chosen language (Thai by default)
     assert answer.status_code == 503
     assert "No identity provider is configured" in answer.get_data(as_text=True)
+    thai = client.get("/login?lang=th")
+    assert thai.status_code == 503 and "ผู้ให้บริการยืนยันตัวตน" in thai.get_data(as_text=True)
 
 
 def test_development_without_a_file_has_the_one_dev_provider(client):
