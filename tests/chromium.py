@@ -1,4 +1,5 @@
-"""Real Chromium (Debian's /usr/bin/chromium) driven by Playwright; Playwright downloads nothing."""
+"""Real Chromium (Debian's /usr/bin/chromium) driven by Playwright; Playwright downloads nothing.
+A pytest plugin (registered in tests/conftest.py), so that any test directory can use ``page``."""
 
 from __future__ import annotations
 
