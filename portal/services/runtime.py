@@ -62,9 +62,21 @@ def dev_pki():
 
 
 def key_ring() -> KeyRing:
+    """Each agency's signing identity: configured key files or PKCS#11 key, else the dev PKI."""
+    from portal.signing import configured_identity_loader, signing_key_settings
+
     def build():
-        pki = dev_pki()
-        return KeyRing(file_identity_loader(pki.agency_paths, chain=[pki.root_cert_path]))
+        config = current_app.config
+        agencies = [issuer.id for issuer in issuers()]
+        # A configuration mistake fails here, at first use (the worker warms keys at start-up).
+        settings = signing_key_settings(
+            agencies, keys_file=config.get("SIGNING_KEYS_FILE"), environ=config.get("SIGNING_KEY_ENV")
+        )
+        fallback = None
+        if any(agency not in settings for agency in agencies):
+            pki = dev_pki()
+            fallback = file_identity_loader(pki.agency_paths, chain=[pki.root_cert_path])
+        return KeyRing(configured_identity_loader(settings, fallback=fallback))
 
     return _cached("tra.keyring", build)
 

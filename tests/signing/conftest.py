@@ -6,10 +6,21 @@ prefixed ``signing_`` so that it cannot clash with fixtures of the main conftest
 
 from __future__ import annotations
 
+import datetime as dt
+import os
+import secrets
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from asn1crypto import x509
+from cryptography import x509 as cx509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
 
 from portal.signing import (
     DevPki,
@@ -19,6 +30,7 @@ from portal.signing import (
     load_trust_roots,
     sign_pdf,
 )
+from portal.signing.devpki import DEV_ORGANIZATION
 
 SIGNING_AGENCIES = {
     "dlt": "Department of Land Transport",
@@ -86,3 +98,178 @@ def signed_pdf(signing_unsigned_pdf: bytes, signing_identity: SigningIdentity) -
 def signing_tmp_pki_dir(tmp_path: Path) -> Path:
     """A fresh, empty directory for a throw-away PKI."""
     return tmp_path / "pki"
+
+
+# --- SoftHSM2: a private token directory per test session (never /etc/softhsm or /var/lib/softhsm) ---
+
+SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
+
+
+@dataclass(frozen=True)
+class SoftHsm:
+    """A SoftHSM2 set-up private to this test session."""
+
+    module: str
+    conf: Path
+    token: str
+    """Token holding the agency keys: ``ec`` (P-256, id 01, certificate also stored in the token)
+    and ``rsa`` (RSA-2048, id 02)."""
+    pin_token: str
+    """A second token with one EC key (``pin-ec``, id 03), for login tests."""
+    pin: str
+    """User PIN of both tokens (random per session)."""
+    pin_env: str
+    """Name of an environment variable that holds ``pin`` for the session."""
+    ec_cert: Path
+    rsa_cert: Path
+    pin_ec_cert: Path
+    root_cert: Path
+
+
+def _softhsm_util(conf: Path, *args: str) -> None:
+    env = {**os.environ, "SOFTHSM2_CONF": str(conf)}
+    result = subprocess.run(["softhsm2-util", *args], env=env, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"softhsm2-util {args[0]} failed: {result.stdout} {result.stderr}")
+
+
+def _issue_signing_cert(pki: DevPki, public_key, common_name: str, path: Path) -> None:
+    """A document-signing certificate for ``public_key`` from the development root (as devpki does)."""
+    root_cert = cx509.load_pem_x509_certificate(pki.root_cert_path.read_bytes())
+    root_key = serialization.load_pem_private_key(pki.root_key_path.read_bytes(), password=None)
+    now = dt.datetime.now(dt.UTC)
+    root_ski = root_cert.extensions.get_extension_for_class(cx509.SubjectKeyIdentifier)
+    cert = (
+        cx509.CertificateBuilder()
+        .subject_name(
+            cx509.Name(
+                [
+                    cx509.NameAttribute(NameOID.ORGANIZATION_NAME, DEV_ORGANIZATION),
+                    cx509.NameAttribute(NameOID.COMMON_NAME, common_name),
+                ]
+            )
+        )
+        .issuer_name(root_cert.subject)
+        .public_key(public_key)
+        .serial_number(cx509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=10))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(cx509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            cx509.KeyUsage(
+                digital_signature=True,
+                content_commitment=True,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(
+            cx509.ExtendedKeyUsage([cx509.ObjectIdentifier("1.3.6.1.5.5.7.3.36")]),
+            critical=False,
+        )
+        .add_extension(cx509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+        .add_extension(
+            cx509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(root_ski.value),
+            critical=False,
+        )
+        .sign(root_key, hashes.SHA256())
+    )
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+@pytest.fixture(scope="session")
+def signing_softhsm(tmp_path_factory: pytest.TempPathFactory, signing_pki: DevPki) -> Iterator[SoftHsm]:
+    """Two initialised SoftHSM2 tokens with keys imported from PKCS#8 files, certificates by our dev root.
+
+    ``SOFTHSM2_CONF`` points at a private configuration for the whole session (SoftHSM reads
+    it once, when the module is first initialised in this process).
+    """
+    if shutil.which("softhsm2-util") is None or not Path(SOFTHSM_MODULE).exists():
+        raise RuntimeError("SoftHSM2 is not installed: apt-get install softhsm2 (make apt-test does it)")
+    base = tmp_path_factory.mktemp("softhsm")
+    (base / "tokens").mkdir()
+    conf = base / "softhsm2.conf"
+    conf.write_text(
+        f"directories.tokendir = {base / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n"
+        "slots.removable = false\n"
+    )
+    suffix = secrets.token_hex(4)
+    token, pin_token = f"tra-test-{suffix}", f"tra-pin-{suffix}"
+    pin, so_pin = secrets.token_hex(8), secrets.token_hex(8)
+    for label in (token, pin_token):
+        _softhsm_util(conf, "--init-token", "--free", "--label", label, "--pin", pin, "--so-pin", so_pin)
+
+    keys = {
+        "ec": (token, "01", ec.generate_private_key(ec.SECP256R1())),
+        "rsa": (token, "02", rsa.generate_private_key(public_exponent=65537, key_size=2048)),
+        "pin-ec": (pin_token, "03", ec.generate_private_key(ec.SECP256R1())),
+    }
+    certs: dict[str, Path] = {}
+    for label, (token_label, key_id, key) in keys.items():
+        key_file = base / f"{label}.p8.pem"
+        key_file.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+        args = ("--import", str(key_file), "--token", token_label, "--label", label, "--id", key_id)
+        _softhsm_util(conf, *args, "--pin", pin)
+        key_file.unlink()  # the private key now lives only in the token
+        certs[label] = base / f"{label}.cert.pem"
+        _issue_signing_cert(
+            signing_pki, key.public_key(), f"HSM {label} Document Signing (DEVELOPMENT)", certs[label]
+        )
+
+    pin_env = f"TRA_TEST_HSM_PIN_{suffix.upper()}"
+    saved = {name: os.environ.get(name) for name in ("SOFTHSM2_CONF", pin_env)}
+    os.environ["SOFTHSM2_CONF"] = str(conf)
+    os.environ[pin_env] = pin
+
+    # Store the EC certificate in the token beside its key (CKA_LABEL "ec", CKA_ID 01).
+    import pkcs11
+
+    from portal.signing.pkcs11 import close_pkcs11_sessions
+
+    lib = pkcs11.lib(SOFTHSM_MODULE)
+    ec_cert = cx509.load_pem_x509_certificate(certs["ec"].read_bytes())
+    session = lib.get_token(token_label=token).open(rw=True, user_pin=pin)
+    try:
+        session.create_object(
+            {
+                pkcs11.Attribute.CLASS: pkcs11.ObjectClass.CERTIFICATE,
+                pkcs11.Attribute.CERTIFICATE_TYPE: pkcs11.CertificateType.X_509,
+                pkcs11.Attribute.TOKEN: True,
+                pkcs11.Attribute.LABEL: "ec",
+                pkcs11.Attribute.ID: b"\x01",
+                pkcs11.Attribute.SUBJECT: ec_cert.subject.public_bytes(),
+                pkcs11.Attribute.ISSUER: ec_cert.issuer.public_bytes(),
+                pkcs11.Attribute.VALUE: ec_cert.public_bytes(serialization.Encoding.DER),
+            }
+        )
+    finally:
+        session.close()
+
+    yield SoftHsm(
+        module=SOFTHSM_MODULE,
+        conf=conf,
+        token=token,
+        pin_token=pin_token,
+        pin=pin,
+        pin_env=pin_env,
+        ec_cert=certs["ec"],
+        rsa_cert=certs["rsa"],
+        pin_ec_cert=certs["pin-ec"],
+        root_cert=signing_pki.root_cert_path,
+    )
+    close_pkcs11_sessions()
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
