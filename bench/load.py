@@ -160,6 +160,8 @@ def main() -> None:
             # The limiter still counts every request in Redis, but never says no to the load generator.
             "RATELIMIT_VERIFY": "10000000/minute",
             "PORTAL_SECRET_KEY": uuid.uuid4().hex,
+            # The development PKI has no OCSP/TSA: sign at B-B (bench/issue.py measures the levels).
+            "SIGNATURE_LEVEL": "B-B",
             "PORTAL_BASE_URL": f"http://127.0.0.1:{portal_port}",
             "PORTAL_BLOB_DIR": str(tmp / "blobs"),
             "PORTAL_DEV_PKI_DIR": str(tmp / "pki"),
@@ -254,6 +256,7 @@ def issuance(args, env: dict, tmp: Path) -> None:
             "DEV_PKI_DIR": env["PORTAL_DEV_PKI_DIR"],
             "DLT_REGISTRY_URL": env["DLT_REGISTRY_URL"],
             "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
+            "SIGNATURE_LEVEL": "B-B",
         },
     )
     # Baseline: the same pipeline called in this process, one after another, with no queue.

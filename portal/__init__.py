@@ -55,6 +55,7 @@ def create_app(config_name: str | None = None, overrides: Mapping[str, Any] | No
         disabled=app.config["DISABLED_ISSUERS"],
     )
     app.extensions["tra.issuers"] = registry
+    _check_signature_levels(app, registry)
     app.jinja_loader = ChoiceLoader(
         [FileSystemLoader(str(ROOT / "templates"))]
         + [FileSystemLoader(str(issuer.template_folder)) for issuer in registry]
@@ -115,6 +116,23 @@ def _fill_instance_defaults(app: Flask) -> None:
         app.config["BLOB_DIR"] = str(instance / "blobs")
     if not app.config.get("DEV_PKI_DIR"):
         app.config["DEV_PKI_DIR"] = str(instance / "dev-pki")
+
+
+def _check_signature_levels(app: Flask, registry) -> None:
+    """Refuse to start with a signature level that does not exist, or one that needs a
+    time-stamping authority when none is configured (otherwise every issuance would fail)."""
+    from portal.signing.services import agency_signature_level
+
+    for issuer in registry:
+        try:
+            level = agency_signature_level(app.config, issuer.id)
+        except ValueError as exc:
+            raise RuntimeError(f"signature level for agency {issuer.id!r}: {exc}") from None
+        if level.needs_timestamp and not app.config.get("TSA_URL"):
+            raise RuntimeError(
+                f"agency {issuer.id!r} signs at {level.value}, which needs a time-stamping authority: "
+                f"set TSA_URL, or SIGNATURE_LEVEL / SIGNATURE_LEVEL_{issuer.id.upper()} to B-B"
+            )
 
 
 def _check_production_secrets(app: Flask) -> None:

@@ -54,6 +54,18 @@ class Config:
     DEV_PKI_DIR = _env("PORTAL_DEV_PKI_DIR")
     #: Extra trust roots (PEM paths, separated by ':') accepted by the file check.
     TRUST_ROOTS = _env("PORTAL_TRUST_ROOTS", "")
+    #: PAdES level of new signatures (B-B, B-T, B-LT, B-LTA) for every agency, unless the agency has
+    #: its own SIGNATURE_LEVEL_<AGENCY> (e.g. SIGNATURE_LEVEL_DLT). Levels above B-B need TSA_URL.
+    SIGNATURE_LEVEL = _env("SIGNATURE_LEVEL", "B-B")
+    SIGNATURE_LEVEL_DLT = _env("SIGNATURE_LEVEL_DLT")
+    #: RFC 3161 time-stamping authority for B-T and above; OCSP/CRL come from the certificates.
+    TSA_URL = _env("TSA_URL")
+    TSA_TIMEOUT_SECONDS = float(_env("TSA_TIMEOUT_SECONDS", "5"))
+    REVOCATION_FETCH_TIMEOUT_SECONDS = float(_env("REVOCATION_FETCH_TIMEOUT_SECONDS", "5"))
+    #: Signing keys per agency (docs/keys.md): a TOML file, and/or <AGENCY>_SIGNING_PKCS11_* variables
+    #: (names of the PIN's variable or file, never the PIN). Agencies in neither use the development PKI.
+    SIGNING_KEYS_FILE = _env("PORTAL_SIGNING_KEYS")
+    SIGNING_KEY_ENV: dict = {k: v for k, v in os.environ.items() if "_SIGNING_PKCS11_" in k and v}
     #: Uploads larger than this get a plain 413 answer.
     MAX_CONTENT_LENGTH = 10 * 1024 * 1024
     MAX_FORM_MEMORY_SIZE = 10 * 1024 * 1024
@@ -139,6 +151,10 @@ class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = True
     LOG_FORMAT = _env("LOG_FORMAT", "json")
     SAMPLE_DOCUMENTS = _env("PORTAL_SAMPLE_DOCUMENTS", "0") == "1"
+    #: Production signs at B-LTA: the level that still validates offline years later. A portal that
+    #: issues SAMPLE documents signs with the development PKI, whose certificates name no OCSP
+    #: responder or CRL (B-LT/B-LTA impossible): B-B there unless SIGNATURE_LEVEL says otherwise.
+    SIGNATURE_LEVEL = _env("SIGNATURE_LEVEL", "B-B" if SAMPLE_DOCUMENTS else "B-LTA")
 
 
 CONFIGS: dict[str, type[Config]] = {

@@ -114,6 +114,7 @@ class TraWorker(SimpleWorker):
 def warm_caches(app: Flask) -> None:
     """Build once, before the first job, what every job would otherwise build: fonts, templates, keys."""
     from portal.services import runtime
+    from portal.signing.stamp import stamp_style
 
     with app.app_context():
         registry = runtime.issuers()
@@ -123,6 +124,7 @@ def warm_caches(app: Flask) -> None:
         # Jobs run in this process, so the keys loaded here are the ones that sign.
         for issuer in registry:
             ring.get(issuer.id)
+    stamp_style()  # the visible signature's font, cut down once
 
 
 def build_worker(app: Flask, *, name: str | None = None) -> TraWorker:

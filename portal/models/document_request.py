@@ -29,7 +29,11 @@ class RequestStatus(enum.StrEnum):
 
 
 #: Failure codes after which the person may try the same request again.
-RETRYABLE_FAILURES = frozenset({"registry_unavailable", "internal"})
+#: The signing services (time-stamping authority, OCSP/CRL) did not answer: transient, like the registry.
+SIGNING_SERVICE_FAILURES = frozenset(
+    {"signing_service_unavailable", "tsa_unavailable", "revocation_info_unavailable"}
+)
+RETRYABLE_FAILURES = frozenset({"registry_unavailable", "internal"}) | SIGNING_SERVICE_FAILURES
 
 
 class DocumentRequest(db.Model):
@@ -70,6 +74,11 @@ class DocumentRequest(db.Model):
     @property
     def status_enum(self) -> RequestStatus:
         return RequestStatus(self.status)
+
+    @property
+    def waits_for_signing_service(self) -> bool:
+        """The last try failed at the signing step (time-stamping or certificate status service)."""
+        return self.failure_code in SIGNING_SERVICE_FAILURES
 
     @property
     def can_retry(self) -> bool:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -37,13 +39,16 @@ from portal.models._types import utcnow
 from portal.services import runtime
 from portal.services.audit import record_access, record_audit
 from portal.services.codes import group_code, new_verification_code
-from portal.signing import sign_pdf
+from portal.signing import SignerCertificateUnusable, SigningServiceUnavailable, Stamp, sign_pdf
+from portal.signing.services import agency_signature_level, trust_services
 
 log = logging.getLogger(__name__)
 
 __all__ = [
     "IssuanceDeferred",
     "StageTimes",
+    "certificate_context",
+    "certificate_data",
     "certificate_html",
     "find_document_type",
     "give_up",
@@ -61,6 +66,13 @@ _UNFINISHED = (
     RequestStatus.RENDERING.value,
     RequestStatus.SIGNING.value,
 )
+
+
+#: What a transient failure's record says (the errors' own text can hold service URLs).
+_TRANSIENT_REASONS = {
+    "tsa_unavailable": "the time-stamping service did not answer",
+    "revocation_info_unavailable": "the certificate status service (OCSP/CRL) did not answer",
+}
 
 
 class IssuanceDeferred(Exception):
@@ -313,12 +325,19 @@ def run_issuance(request_id: str, *, retry_in: float | None = None) -> StageTime
         if request is None:
             return times
         _issue(request, issuer, doc_type, times)
-    except RegistryUnavailable as exc:
+    except (RegistryUnavailable, SigningServiceUnavailable) as exc:
+        # The agency's registry, or the time-stamping / revocation service, did not answer.
         db.session.rollback()
+        reason = _TRANSIENT_REASONS.get(exc.code, str(exc))
         if retry_in is not None:
-            _wait_for_retry(request_id, exc, retry_in)
-            raise IssuanceDeferred(str(exc)) from exc
-        _fail(request_id, exc.code, str(exc), transient=True)
+            _wait_for_retry(request_id, exc.code, reason, retry_in)
+            raise IssuanceDeferred(reason) from exc
+        _fail(request_id, exc.code, reason, transient=True)
+    except SignerCertificateUnusable as exc:
+        # The agency's own signing certificate is revoked, expired or untrusted: operators must act.
+        db.session.rollback()
+        log.error("request %s: the signing certificate of %s cannot be used: %s", request_id, issuer.id, exc)
+        _fail(request_id, "signer_unusable", "the agency's signing certificate cannot be used")
     except IssuingError as exc:
         db.session.rollback()
         _fail(request_id, exc.code, str(exc))
@@ -373,23 +392,23 @@ def _mark_ready_if_issued(request_id: str) -> bool:
     return issued is not None
 
 
-def _wait_for_retry(request_id: str, exc: IssuingError, retry_in: float) -> None:
+def _wait_for_retry(request_id: str, code: str, reason: str, retry_in: float) -> None:
     due: datetime = clock.now() + timedelta(seconds=retry_in)
     db.session.execute(
         update(DocumentRequest)
         .where(DocumentRequest.id == request_id, DocumentRequest.status != RequestStatus.READY.value)
         .values(
             status=RequestStatus.WAITING.value,
-            failure_code=exc.code,
-            failure_reason=str(exc),
+            failure_code=code,
+            failure_reason=reason,
             next_attempt_at=due,
             updated_at=utcnow(),
         )
         .execution_options(synchronize_session=False)
     )
-    record_audit("system", "issuance_deferred", target=request_id, code=exc.code, retry_in=retry_in)
+    record_audit("system", "issuance_deferred", target=request_id, code=code, retry_in=retry_in)
     db.session.commit()
-    log.warning("request %s waits for the agency's registry; next try in %ss: %s", request_id, retry_in, exc)
+    log.warning("request %s waits (%s); next try in %ss: %s", request_id, code, retry_in, reason)
 
 
 def _issue(request: DocumentRequest, issuer: Issuer, doc_type: DocumentType, times: StageTimes) -> None:
@@ -417,13 +436,28 @@ def _issue(request: DocumentRequest, issuer: Issuer, doc_type: DocumentType, tim
         expires_at=issued_at.astimezone(clock.BANGKOK).date() + timedelta(days=doc_type.validity_days),
         sample=config["SAMPLE_DOCUMENTS"],
     )
-    html = certificate_html(issuer, doc_type, record, document)
-    pdf = runtime.renderer().render(html, title=f"{doc_type.title_en} {document.number}")
+    context = certificate_context(issuer, doc_type, record, document)
+    html = current_app.jinja_env.get_template(doc_type.template).render(**context)
+    pdf = runtime.renderer().render(
+        html,
+        title=f"{doc_type.title_en} {document.number}",
+        data=certificate_data(issuer, doc_type, record, context),
+        data_created=issued_at,
+    )
     _set_stage(request.id, RequestStatus.SIGNING)
     t2 = time.perf_counter()
 
     identity = runtime.key_ring().get(issuer.id)
-    signed = sign_pdf(pdf, identity, reason=f"{doc_type.title_en} {document.number}", location="Thailand")
+    level = agency_signature_level(config, issuer.id)
+    signed = sign_pdf(
+        pdf,
+        identity,
+        reason=f"{doc_type.title_en} {document.number}",
+        location="Thailand",
+        level=level,
+        services=trust_services(config, runtime.trust_roots()) if level.needs_timestamp else None,
+        stamp=Stamp(agency_th=issuer.name_th, agency_en=issuer.name_en, signed_at=clock.now()),
+    )
     t3 = time.perf_counter()
 
     sha256 = runtime.blob_store().put(signed)
@@ -439,7 +473,7 @@ def _issue(request: DocumentRequest, issuer: Issuer, doc_type: DocumentType, tim
         sha256=sha256,
         size_bytes=len(signed),
         signer_key_id=identity.key_id,
-        signature_level="B-B",
+        signature_level=level.value,
         issued_at=issued_at,
         expires_at=document.expires_at,
     )
@@ -472,6 +506,45 @@ def certificate_html(issuer: Issuer, doc_type: DocumentType, record: Record, doc
     Rendered by the app's Jinja environment without context processors: a document carries
     only its content, never the visitor's session.
     """
+    context = certificate_context(issuer, doc_type, record, document)
+    return current_app.jinja_env.get_template(doc_type.template).render(**context)
+
+
+def certificate_data(
+    issuer: Issuer, doc_type: DocumentType, record: Record, context: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The facts embedded in the PDF as ``data.json`` (its PDF/A-3 associated file).
+
+    Software reads these instead of the text layer (Thai text extracts wrongly). Only what the
+    page prints goes in, as the template got it: it is the holder's own document, so the
+    holder's printed details (names, ID number, the records listed) are no more exposed than
+    on paper. Left out: the agency's internal record reference, images (``*_uri``), anything
+    from the session. ``context`` is :func:`certificate_context`'s result.
+    """
+    document = context["document"]
+    content = {key: value for key, value in context.items() if key != "document"}
+    agency = content.get("agency")
+    if isinstance(agency, Mapping):
+        content["agency"] = {key: value for key, value in agency.items() if not key.endswith("_uri")}
+    return {
+        "format": "tra-certificate/1",
+        "number": document["number"],
+        "verification_code": document["verification_code"],
+        "verify_url": document["verify_url"],
+        "issuer": {"id": issuer.id, "name_th": issuer.name_th, "name_en": issuer.name_en},
+        "document_type": {"id": doc_type.id, "title_th": doc_type.title_th, "title_en": doc_type.title_en},
+        "holder": {"name_th": record.holder_name_th, "name_en": record.holder_name_en},
+        "issued_at": document["issued_at"],
+        "expires_at": document["expires_at"],
+        "sample": document["sample"],
+        "content": content,
+    }
+
+
+def certificate_context(
+    issuer: Issuer, doc_type: DocumentType, record: Record, document: DocumentInfo
+) -> dict[str, Any]:
+    """The template context of a document: the issuer's content plus the ``document`` facts."""
     context = issuer.build_content(doc_type, record, document)
     context["document"] = {
         "number": document.number,
@@ -483,7 +556,7 @@ def certificate_html(issuer: Issuer, doc_type: DocumentType, record: Record, doc
         "title_en": doc_type.title_en,
         "sample": document.sample,
     }
-    return current_app.jinja_env.get_template(doc_type.template).render(**context)
+    return context
 
 
 def _fail(request_id: str, code: str, reason: str, *, transient: bool = False) -> None:

@@ -114,7 +114,7 @@ def test_create_app_stops_on_a_bad_file(tmp_path):
 def test_production_without_providers_says_so_plainly(tmp_path, monkeypatch):
     for name in ("PORTAL_IDP_CONFIG", "OIDC_DISCOVERY_URL"):
         monkeypatch.delenv(name, raising=False)
-    app = _app(tmp_path, "production", IDP_CONFIG=None, OIDC_DISCOVERY_URL=None)
+    app = _app(tmp_path, "production", IDP_CONFIG=None, OIDC_DISCOVERY_URL=None, SIGNATURE_LEVEL="B-B")
     client = app.test_client()
     answer = client.get("/login?lang=en")  # pages follow the chosen language (Thai by default)
     assert answer.status_code == 503

@@ -39,6 +39,7 @@ def gunicorn(tmp_path, ops_database, registry_url):
         "WEB_CONCURRENCY": "2",
         "GUNICORN_THREADS": "1",
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        "SIGNATURE_LEVEL": "B-B",  # the development PKI has no TSA (production defaults to B-LTA)
     }
     for name in ("REDIS_URL", "PORTAL_IDP_CONFIG", "LOG_FORMAT"):
         env.pop(name, None)
