@@ -38,13 +38,14 @@ apt:
 apt-test:
 	@scripts/apt-install.sh $(APT_TEST_PACKAGES)
 
-# The test OpenID Providers (npm oidc-provider), installed from the lock file when it changed.
-TEST_OP_DIR := tests/oidc_provider
-npm-test-deps: $(TEST_OP_DIR)/node_modules/.package-lock.json
+# npm packages the suite uses, each installed from its lock file when it changed: the test OpenID
+# Providers (oidc-provider) and axe-core for the accessibility checks.
+NPM_TEST_DIRS := tests/oidc_provider tests/axe
+npm-test-deps: $(NPM_TEST_DIRS:%=%/node_modules/.package-lock.json)
 
-$(TEST_OP_DIR)/node_modules/.package-lock.json: $(TEST_OP_DIR)/package-lock.json $(TEST_OP_DIR)/package.json
-	@command -v npm >/dev/null || { echo "npm (Node.js 20+) is needed for the test OpenID Providers" >&2; exit 1; }
-	cd $(TEST_OP_DIR) && npm ci --no-audit --no-fund
+tests/%/node_modules/.package-lock.json: tests/%/package-lock.json tests/%/package.json
+	@command -v npm >/dev/null || { echo "npm (Node.js 20+) is needed for the tests' npm packages" >&2; exit 1; }
+	cd tests/$* && npm ci --no-audit --no-fund
 	touch $@
 
 $(VENV)/.installed: requirements.txt pyproject.toml
