@@ -129,5 +129,190 @@ def requeue_command(older_than: float | None) -> None:
         click.echo(f"  {request_id}")
 
 
+# --- signing keys (rotation; docs/keys.md) ----------------------------------------------------------
+
+keys_cli = AppGroup("keys", help="Agencies' signing keys: list, add, switch, retire, revoke.")
+portal_cli.add_command(keys_cli)
+
+
+class _KeyDateTime(click.ParamType):
+    """ISO 8601 date or date-time; without a zone it is Bangkok time."""
+
+    name = "DATETIME"
+
+    def convert(self, value, param, ctx):
+        from datetime import datetime
+
+        from portal.clock import BANGKOK
+
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            self.fail(f"{value!r} is not an ISO 8601 date or date-time (e.g. 2026-11-27T09:30)", param, ctx)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=BANGKOK)
+
+
+def _keys_call(function, *args, **kwargs):
+    """Run a key service; its errors become a one-line message and exit code 1 (no traceback)."""
+    from portal.errors import PortalError
+
+    try:
+        return function(*args, **kwargs)
+    except PortalError as exc:
+        raise click.ClickException(str(exc.message or exc.title)) from None
+
+
+def _day(value) -> str:
+    return value.strftime("%Y-%m-%d") if value else "-"
+
+
+@keys_cli.command("list")
+@click.option("--agency", help="Only this agency (e.g. dlt).")
+def keys_list_command(agency: str | None) -> None:
+    """Signing keys per agency, with validity and status."""
+    from portal.services import keys
+
+    rows = _keys_call(keys.list_keys, agency)
+    if not rows:
+        click.echo("No signing keys.")
+        return
+    header = ("AGENCY", "KEY ID", "COMMON NAME", "VALID FROM", "VALID TO", "STATUS", "SINCE")
+    lines = [header]
+    for row in rows:
+        if not row.in_table:
+            status, since = "current", "(not in the table: configured by environment)"
+        else:
+            status = row.status
+            since = _day(
+                {"retired": row.retired_at, "revoked": row.revoked_at, "current": row.activated_at}.get(
+                    row.status
+                )
+            )
+        lines.append(
+            (
+                row.agency,
+                row.key_id[:16],
+                row.common_name,
+                _day(row.not_before),
+                _day(row.not_after),
+                status,
+                since,
+            )
+        )
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
+    for line in lines:
+        cells = [cell.ljust(width) for cell, width in zip(line, widths, strict=False)]
+        click.echo("  ".join([*cells, line[-1]]))
+
+
+@keys_cli.command("add")
+@click.option("--agency", required=True, help="Agency id, e.g. dlt.")
+@click.option(
+    "--cert",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The signing certificate (PEM or DER).",
+)
+@click.option("--key", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Key file (PEM).")
+@click.option("--pkcs11-module", help="PKCS#11 module (default /usr/lib/softhsm/libsofthsm2.so).")
+@click.option("--pkcs11-token", help="Label of the token holding the key.")
+@click.option("--pkcs11-key-label", help="Label of the private key in the token.")
+@click.option("--pkcs11-key-id", help="CKA_ID of the private key, hex.")
+@click.option("--pin-env", help="Name of the environment variable holding the token PIN (never the PIN).")
+@click.option("--pin-file", type=click.Path(dir_okay=False, path_type=Path), help="File holding the PIN.")
+@click.option(
+    "--chain",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Intermediate/root certificate file to embed (repeatable).",
+)
+@click.option("--make-current", is_flag=True, help="Sign the agency's new documents with it from now on.")
+def keys_add_command(
+    agency: str,
+    cert: Path,
+    key: Path | None,
+    pkcs11_module: str | None,
+    pkcs11_token: str | None,
+    pkcs11_key_label: str | None,
+    pkcs11_key_id: str | None,
+    pin_env: str | None,
+    pin_file: Path | None,
+    chain: tuple[Path, ...],
+    make_current: bool,
+) -> None:
+    """Record a signing key after checking it: key and certificate match, valid, chains to our roots."""
+    from portal.services import keys
+
+    token = None
+    if pkcs11_token or pkcs11_key_label or pkcs11_key_id or pkcs11_module:
+        if key is not None:
+            raise click.UsageError("give either --key or the --pkcs11-* options, not both")
+        if not pkcs11_token or not (pkcs11_key_label or pkcs11_key_id):
+            raise click.UsageError("a PKCS#11 key needs --pkcs11-token and --pkcs11-key-label (or -key-id)")
+        if (pin_env is None) == (pin_file is None):
+            raise click.UsageError("a PKCS#11 key needs exactly one of --pin-env and --pin-file")
+        token = keys.Pkcs11Location(
+            module=pkcs11_module or "/usr/lib/softhsm/libsofthsm2.so",
+            token=pkcs11_token,
+            key_label=pkcs11_key_label,
+            key_id=pkcs11_key_id,
+            pin_env=pin_env,
+            pin_file=pin_file,
+        )
+    elif key is None:
+        raise click.UsageError("give --key PATH or --pkcs11-token T --pkcs11-key-label L")
+    row = _keys_call(
+        keys.add_key,
+        agency=agency,
+        cert=cert,
+        key=key,
+        pkcs11=token,
+        chain=chain,
+        make_current_now=make_current,
+    )
+    click.echo(f"Added key {row.key_id[:16]} ({row.subject_cn}) for {row.agency}: {row.status}")
+
+
+@keys_cli.command("current")
+@click.argument("key_id")
+def keys_current_command(key_id: str) -> None:
+    """Sign the agency's new documents with KEY_ID from now on (the previous current key is retired)."""
+    from portal.services import keys
+
+    row = _keys_call(keys.make_current, key_id)
+    refresh = current_app.config.get("SIGNING_KEY_REFRESH_SECONDS", 10)
+    click.echo(
+        f"Key {row.key_id[:16]} is now the current key of {row.agency} "
+        f"(running processes switch within {refresh} s)"
+    )
+
+
+@keys_cli.command("retire")
+@click.argument("key_id")
+def keys_retire_command(key_id: str) -> None:
+    """Normal end of use of a key that is not current: documents it signed stay valid."""
+    from portal.services import keys
+
+    row = _keys_call(keys.retire_key, key_id)
+    click.echo(f"Key {row.key_id[:16]} of {row.agency} is retired")
+
+
+@keys_cli.command("revoke")
+@click.argument("key_id")
+@click.option("--reason", required=True, help="Why (shown on the verification page).")
+@click.option(
+    "--at",
+    "at",
+    type=_KeyDateTime(),
+    help="When the problem began (ISO 8601; Bangkok time unless a zone is given). Default: now.",
+)
+def keys_revoke_command(key_id: str, reason: str, at) -> None:
+    """A problem with a key: documents it signed from --at on are shown as not valid."""
+    from portal.services import keys
+
+    row = _keys_call(keys.revoke_key, key_id, reason=reason, at=at)
+    click.echo(f"Key {row.key_id[:16]} of {row.agency} is revoked as of {row.revoked_at.isoformat()}")
+
+
 def init_cli(app: Flask) -> None:
     app.cli.add_command(portal_cli)

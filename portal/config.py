@@ -66,6 +66,8 @@ class Config:
     #: (names of the PIN's variable or file, never the PIN). Agencies in neither use the development PKI.
     SIGNING_KEYS_FILE = _env("PORTAL_SIGNING_KEYS")
     SIGNING_KEY_ENV: dict = {k: v for k, v in os.environ.items() if "_SIGNING_PKCS11_" in k and v}
+    #: Running processes re-read which key is current (flask portal keys current) at most this often.
+    SIGNING_KEY_REFRESH_SECONDS = float(_env("SIGNING_KEY_REFRESH_SECONDS", "10"))
     #: Uploads larger than this get a plain 413 answer.
     MAX_CONTENT_LENGTH = 10 * 1024 * 1024
     MAX_FORM_MEMORY_SIZE = 10 * 1024 * 1024

@@ -3,6 +3,7 @@
 from portal.models.audit import AccessEvent, AuditEvent
 from portal.models.certificate import Certificate, CertificateStatus, DocumentSequence
 from portal.models.document_request import DocumentRequest, RequestStatus
+from portal.models.signing_key import SigningKey, SigningKeyStatus
 from portal.models.user import Identity, User
 from portal.models.user_session import UserSession
 
@@ -15,6 +16,8 @@ __all__ = [
     "DocumentSequence",
     "Identity",
     "RequestStatus",
+    "SigningKey",
+    "SigningKeyStatus",
     "User",
     "UserSession",
 ]

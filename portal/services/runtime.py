@@ -16,7 +16,6 @@ from portal.rendering import CERTIFICATE_CSS_PATH, PdfRenderer
 from portal.signing import (
     KeyRing,
     ensure_dev_pki,
-    file_identity_loader,
     load_trust_roots,
 )
 from portal.storage import BlobStore
@@ -61,22 +60,38 @@ def dev_pki():
     return _cached("tra.devpki", lambda: ensure_dev_pki(Path(app.config["DEV_PKI_DIR"]), agencies))
 
 
-def key_ring() -> KeyRing:
-    """Each agency's signing identity: configured key files or PKCS#11 key, else the dev PKI."""
-    from portal.signing import configured_identity_loader, signing_key_settings
+def configured_key_specs() -> dict:
+    """Each agency's key as configured by environment (docs/keys.md), else its dev PKI key files."""
+    from portal.signing import FileKeySpec, signing_key_settings
+
+    config = current_app.config
+    agencies = [issuer.id for issuer in issuers()]
+    settings = signing_key_settings(
+        agencies, keys_file=config.get("SIGNING_KEYS_FILE"), environ=config.get("SIGNING_KEY_ENV")
+    )
+    missing = [agency for agency in agencies if agency not in settings]
+    if missing:
+        pki = dev_pki()
+        for agency in missing:
+            key_path, cert_path = pki.agency_paths[agency]
+            settings[agency] = FileKeySpec(
+                agency=agency, key=key_path, cert=cert_path, chain=(pki.root_cert_path,)
+            )
+    return settings
+
+
+def key_ring():
+    """Each agency's signing identity: its current key in the signing_keys table (rotation), else
+    the configured key files or PKCS#11 key, else the dev PKI. A switch of current key is picked up
+    within SIGNING_KEY_REFRESH_SECONDS (portal/services/keys.py)."""
+    from portal.services.keys import RotatingKeyRing
+    from portal.signing import configured_identity_loader
 
     def build():
-        config = current_app.config
-        agencies = [issuer.id for issuer in issuers()]
         # A configuration mistake fails here, at first use (the worker warms keys at start-up).
-        settings = signing_key_settings(
-            agencies, keys_file=config.get("SIGNING_KEYS_FILE"), environ=config.get("SIGNING_KEY_ENV")
-        )
-        fallback = None
-        if any(agency not in settings for agency in agencies):
-            pki = dev_pki()
-            fallback = file_identity_loader(pki.agency_paths, chain=[pki.root_cert_path])
-        return KeyRing(configured_identity_loader(settings, fallback=fallback))
+        configured = KeyRing(configured_identity_loader(configured_key_specs()))
+        refresh = float(current_app.config.get("SIGNING_KEY_REFRESH_SECONDS", 10))
+        return RotatingKeyRing(configured, refresh_seconds=refresh)
 
     return _cached("tra.keyring", build)
 

@@ -17,6 +17,7 @@ from portal.models import Certificate, CertificateStatus
 from portal.services import runtime
 from portal.services.audit import record_access
 from portal.services.codes import group_code, normalise_code
+from portal.services.keys import SignerFacts, signer_facts
 from portal.signing import FileFinding, SignatureCheck, check_pdf_signature
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,13 @@ class DocumentFacts:
     signature_level: str
     revoked_at: datetime | None
     revocation_reason: str | None
+    signer: SignerFacts | None = None
+    """Which signing certificate signed, and whether it has since been retired or revoked."""
+
+    @property
+    def signed_by_revoked_key(self) -> bool:
+        """Signed at or after its key's revocation: the document must not be trusted."""
+        return self.signer is not None and self.signer.signed_after_revocation
 
     @property
     def grouped_code(self) -> str:
@@ -91,6 +99,7 @@ class DocumentFacts:
             "holder": {"th": self.holder_th, "en": self.holder_en},
             "signature_level": self.signature_level,
             "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+            "signer": self.signer.as_json() if self.signer else None,
         }
 
 
@@ -130,9 +139,14 @@ def _status(certificate: Certificate) -> str:
 def _facts(certificate: Certificate) -> DocumentFacts:
     issuer = runtime.issuers().get(certificate.issuer)
     doc_type = issuer.document_type(certificate.document_type) if issuer else None
+    signer = signer_facts(certificate.issuer, certificate.signer_key_id, certificate.issued_at)
+    status, revoked_at = _status(certificate), certificate.revoked_at
+    if signer.signed_after_revocation and status == "valid":
+        # Signed with a key already revoked: whoever signed it, we cannot vouch for it.
+        status, revoked_at = CertificateStatus.REVOKED.value, signer.revoked_at
     return DocumentFacts(
         code=certificate.verification_code,
-        status=_status(certificate),
+        status=status,
         document_type=certificate.document_type,
         document_title_th=doc_type.title_th if doc_type else certificate.document_type,
         document_title_en=doc_type.title_en if doc_type else certificate.document_type,
@@ -146,8 +160,9 @@ def _facts(certificate: Certificate) -> DocumentFacts:
         holder_th=mask_name(certificate.holder_name_th),
         holder_en=mask_name(certificate.holder_name_en),
         signature_level=certificate.signature_level,
-        revoked_at=certificate.revoked_at,
+        revoked_at=revoked_at,
         revocation_reason=certificate.revocation_reason,
+        signer=signer,
     )
 
 
