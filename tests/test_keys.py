@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from cryptography import x509 as cx509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from portal.signing import certificate_key_id, load_trust_roots
+from portal.signing.devpki import issue_signer_certificate
 
 AUDIT_ACTIONS = sa.text(
     "SELECT action, target FROM audit_events WHERE action LIKE 'signing_key.%' ORDER BY id"
@@ -43,37 +43,13 @@ def _make_key_files(
     root_key = serialization.load_pem_private_key(issuer_key.read_bytes(), password=None)
     private_key = key or ec.generate_private_key(ec.SECP256R1())
     now = dt.datetime.now(dt.UTC)
-    cert = (
-        cx509.CertificateBuilder()
-        .subject_name(
-            cx509.Name(
-                [
-                    cx509.NameAttribute(NameOID.ORGANIZATION_NAME, "Tra test (DEVELOPMENT)"),
-                    cx509.NameAttribute(NameOID.COMMON_NAME, name),
-                ]
-            )
-        )
-        .issuer_name(root_cert.subject)
-        .public_key(private_key.public_key())
-        .serial_number(cx509.random_serial_number())
-        .not_valid_before(now + dt.timedelta(days=days[0]))
-        .not_valid_after(now + dt.timedelta(days=days[1]))
-        .add_extension(cx509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            cx509.KeyUsage(
-                digital_signature=True,
-                content_commitment=True,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .sign(root_key, hashes.SHA256())
+    cert = issue_signer_certificate(
+        private_key.public_key(),
+        common_name=name,
+        root_cert=root_cert,
+        root_key=root_key,
+        not_before=now + dt.timedelta(days=days[0]),
+        not_after=now + dt.timedelta(days=days[1]),
     )
     slug = name.lower().replace(" ", "-")
     key_path, cert_path = directory / f"{slug}.key.pem", directory / f"{slug}.cert.pem"

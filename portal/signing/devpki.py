@@ -203,15 +203,37 @@ def _ensure_agency(
         _write_key(key_path, key)
 
     now = dt.datetime.now(dt.UTC)
-    not_after = min(now + SIGNER_VALIDITY, root_cert.not_valid_after_utc)
+    cert = issue_signer_certificate(
+        key.public_key(),
+        common_name=signer_common_name(english_name),
+        root_cert=root_cert,
+        root_key=root_key,
+        not_before=now - CLOCK_SKEW,
+        not_after=min(now + SIGNER_VALIDITY, root_cert.not_valid_after_utc),
+    )
+    _write_cert(cert_path, cert)
+    logger.info("issued development signing certificate %s", cert_path)
+
+
+def issue_signer_certificate(
+    public_key,
+    *,
+    common_name: str,
+    root_cert: x509.Certificate,
+    root_key,
+    not_before: dt.datetime,
+    not_after: dt.datetime,
+) -> x509.Certificate:
+    """A document-signing certificate for ``public_key`` from the development root (or any CA
+    given as ``root_cert``/``root_key``): the profile every development signer gets."""
     root_ski = root_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
-    cert = (
+    return (
         x509.CertificateBuilder()
-        .subject_name(_name(signer_common_name(english_name)))
+        .subject_name(_name(common_name))
         .issuer_name(root_cert.subject)
-        .public_key(key.public_key())
+        .public_key(public_key)
         .serial_number(_serial())
-        .not_valid_before(now - CLOCK_SKEW)
+        .not_valid_before(not_before)
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
@@ -238,15 +260,13 @@ def _ensure_agency(
             ),
             critical=False,
         )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(root_ski.value),
             critical=False,
         )
         .sign(root_key, hashes.SHA256())
     )
-    _write_cert(cert_path, cert)
-    logger.info("issued development signing certificate %s", cert_path)
 
 
 def signer_common_name(english_name: str) -> str:

@@ -18,9 +18,8 @@ from pathlib import Path
 import pytest
 from asn1crypto import x509
 from cryptography import x509 as cx509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
 
 from portal.signing import (
     DevPki,
@@ -30,7 +29,7 @@ from portal.signing import (
     load_trust_roots,
     sign_pdf,
 )
-from portal.signing.devpki import DEV_ORGANIZATION
+from portal.signing.devpki import issue_signer_certificate
 
 SIGNING_AGENCIES = {
     "dlt": "Department of Land Transport",
@@ -138,47 +137,13 @@ def _issue_signing_cert(pki: DevPki, public_key, common_name: str, path: Path) -
     root_cert = cx509.load_pem_x509_certificate(pki.root_cert_path.read_bytes())
     root_key = serialization.load_pem_private_key(pki.root_key_path.read_bytes(), password=None)
     now = dt.datetime.now(dt.UTC)
-    root_ski = root_cert.extensions.get_extension_for_class(cx509.SubjectKeyIdentifier)
-    cert = (
-        cx509.CertificateBuilder()
-        .subject_name(
-            cx509.Name(
-                [
-                    cx509.NameAttribute(NameOID.ORGANIZATION_NAME, DEV_ORGANIZATION),
-                    cx509.NameAttribute(NameOID.COMMON_NAME, common_name),
-                ]
-            )
-        )
-        .issuer_name(root_cert.subject)
-        .public_key(public_key)
-        .serial_number(cx509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=10))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(cx509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            cx509.KeyUsage(
-                digital_signature=True,
-                content_commitment=True,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(
-            cx509.ExtendedKeyUsage([cx509.ObjectIdentifier("1.3.6.1.5.5.7.3.36")]),
-            critical=False,
-        )
-        .add_extension(cx509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-        .add_extension(
-            cx509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(root_ski.value),
-            critical=False,
-        )
-        .sign(root_key, hashes.SHA256())
+    cert = issue_signer_certificate(
+        public_key,
+        common_name=common_name,
+        root_cert=root_cert,
+        root_key=root_key,
+        not_before=now - dt.timedelta(minutes=10),
+        not_after=now + dt.timedelta(days=30),
     )
     path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
