@@ -366,15 +366,20 @@ def run_issuance(request_id: str, *, retry_in: float | None = None) -> StageTime
     return times
 
 
-def _set_stage(request_id: str, status: RequestStatus) -> None:
-    """Move an unfinished request to ``status`` and commit, so that the status page moves.
-    Never moves a request back from READY (a concurrent run may have finished it)."""
-    db.session.execute(
+def _update_unless_ready(request_id: str, **values) -> int:
+    """Set ``values`` on the request unless it is READY (a concurrent run may have finished it:
+    nothing moves it back); returns how many rows changed (0 or 1). The caller commits."""
+    return db.session.execute(
         update(DocumentRequest)
         .where(DocumentRequest.id == request_id, DocumentRequest.status != RequestStatus.READY.value)
-        .values(status=status.value, updated_at=utcnow())
+        .values(**values, updated_at=utcnow())
         .execution_options(synchronize_session=False)
-    )
+    ).rowcount
+
+
+def _set_stage(request_id: str, status: RequestStatus) -> None:
+    """Move an unfinished request to ``status`` and commit, so that the status page moves."""
+    _update_unless_ready(request_id, status=status.value)
     db.session.commit()
 
 
@@ -394,17 +399,12 @@ def _mark_ready_if_issued(request_id: str) -> bool:
 
 def _wait_for_retry(request_id: str, code: str, reason: str, retry_in: float) -> None:
     due: datetime = clock.now() + timedelta(seconds=retry_in)
-    db.session.execute(
-        update(DocumentRequest)
-        .where(DocumentRequest.id == request_id, DocumentRequest.status != RequestStatus.READY.value)
-        .values(
-            status=RequestStatus.WAITING.value,
-            failure_code=code,
-            failure_reason=reason,
-            next_attempt_at=due,
-            updated_at=utcnow(),
-        )
-        .execution_options(synchronize_session=False)
+    _update_unless_ready(
+        request_id,
+        status=RequestStatus.WAITING.value,
+        failure_code=code,
+        failure_reason=reason,
+        next_attempt_at=due,
     )
     record_audit("system", "issuance_deferred", target=request_id, code=code, retry_in=retry_in)
     db.session.commit()
@@ -561,18 +561,13 @@ def certificate_context(
 
 def _fail(request_id: str, code: str, reason: str, *, transient: bool = False) -> None:
     """Leave the request FAILED with a reason (never one that a concurrent run has made READY)."""
-    changed = db.session.execute(
-        update(DocumentRequest)
-        .where(DocumentRequest.id == request_id, DocumentRequest.status != RequestStatus.READY.value)
-        .values(
-            status=RequestStatus.FAILED.value,
-            failure_code=code,
-            failure_reason=reason,
-            next_attempt_at=None,
-            updated_at=utcnow(),
-        )
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    changed = _update_unless_ready(
+        request_id,
+        status=RequestStatus.FAILED.value,
+        failure_code=code,
+        failure_reason=reason,
+        next_attempt_at=None,
+    )
     if changed:
         record_audit("system", "issuance_failed", target=request_id, code=code, transient=transient)
     db.session.commit()
