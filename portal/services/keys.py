@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 
 from asn1crypto import pem, x509
@@ -353,10 +354,14 @@ def _configured_specs(*, strict: bool) -> dict[str, KeySpec]:
 
 def _configured_certificate(spec: KeySpec) -> x509.Certificate | None:
     """The configured key's certificate when it can be read without the private key."""
-    if spec.cert is None:
-        return None
+    return None if spec.cert is None else _certificate_file(Path(spec.cert))
+
+
+@lru_cache(maxsize=64)
+def _certificate_file(path: Path) -> x509.Certificate | None:
+    """The one certificate in ``path``, read once per process (configured keys are, too)."""
     try:
-        (certificate,) = load_trust_roots([spec.cert])  # reads one or more certificates from a file
+        (certificate,) = load_trust_roots([path])  # reads one or more certificates from a file
     except (SigningError, ValueError):
         return None
     return certificate

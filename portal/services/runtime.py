@@ -61,7 +61,13 @@ def dev_pki():
 
 
 def configured_key_specs() -> dict:
-    """Each agency's key as configured by environment (docs/keys.md), else its dev PKI key files."""
+    """Each agency's key as configured by environment (docs/keys.md), else its dev PKI key files.
+
+    Read once per process (verification asks on every page for agencies without a key table)."""
+    return dict(_cached("tra.key_specs", _read_key_specs))
+
+
+def _read_key_specs() -> dict:
     from portal.signing import FileKeySpec, signing_key_settings
 
     config = current_app.config
