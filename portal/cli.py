@@ -176,7 +176,7 @@ def keys_list_command(agency: str | None) -> None:
     if not rows:
         click.echo("No signing keys.")
         return
-    header = ("AGENCY", "KEY ID", "COMMON NAME", "VALID FROM", "VALID TO", "STATUS", "SINCE")
+    header = ("AGENCY", "KEY ID", "COMMON NAME", "VALID FROM", "VALID TO", "STORE", "STATUS", "SINCE")
     lines = [header]
     for row in rows:
         if not row.in_table:
@@ -195,6 +195,7 @@ def keys_list_command(agency: str | None) -> None:
                 row.common_name,
                 _day(row.not_before),
                 _day(row.not_after),
+                row.store,
                 status,
                 since,
             )

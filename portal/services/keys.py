@@ -67,6 +67,7 @@ __all__ = [
     "SigningKeyUnusable",
     "add_key",
     "find_key",
+    "key_agency",
     "list_keys",
     "make_current",
     "retire_key",
@@ -207,6 +208,24 @@ def _load_identity(agency: str, key_id: str, spec: KeySpec | None) -> SigningIde
     return identity
 
 
+#: How ``keys add`` spells each token setting, so that its errors name the option at fault.
+_ADD_OPTIONS = {
+    "module": "--pkcs11-module",
+    "token": "--pkcs11-token",
+    "key_label": "--pkcs11-key-label",
+    "key_id": "--pkcs11-key-id",
+    "pin_env": "--pin-env",
+    "pin_file": "--pin-file",
+    "cert": "--cert",
+}
+
+
+def _row_settings(row: SigningKey) -> dict[str, str]:
+    """How a loading error names a recorded token setting: it is in the table, not the configuration."""
+    where = f"recorded for key {row.key_id[:16]} in the key table"
+    return {name: f"{name} {where}" for name in (*_ADD_OPTIONS, "cert_label")}
+
+
 def _spec_of(row: SigningKey) -> KeySpec:
     """The key location recorded in a row, as the loaders of :mod:`portal.signing` take it."""
     settings = row.settings or {}
@@ -227,6 +246,7 @@ def _spec_of(row: SigningKey) -> KeySpec:
         cert=cert,
         cert_label=settings.get("cert_label"),
         chain=chain,
+        setting_names=_row_settings(row),
     )
 
 
@@ -271,6 +291,8 @@ class KeyRow:
     common_name: str
     not_before: datetime
     not_after: datetime
+    store: str
+    """Where the private key lives: ``file`` or ``pkcs11`` (a token)."""
     status: str
     activated_at: datetime | None
     retired_at: datetime | None
@@ -303,6 +325,7 @@ def list_keys(agency: str | None = None) -> list[KeyRow]:
             common_name=r.subject_cn,
             not_before=r.not_before,
             not_after=r.not_after,
+            store=r.store,
             status=r.status,
             activated_at=r.activated_at,
             retired_at=r.retired_at,
@@ -327,6 +350,7 @@ def list_keys(agency: str | None = None) -> list[KeyRow]:
                 common_name=certificate_common_name(certificate),
                 not_before=not_before,
                 not_after=not_after,
+                store="file" if isinstance(specs[name], FileKeySpec) else "pkcs11",
                 status=SigningKeyStatus.CURRENT.value,
                 activated_at=None,
                 retired_at=None,
@@ -414,6 +438,7 @@ def add_key(
                 pin_file=pkcs11.pin_file,
                 cert=Path(cert),
                 chain=tuple(chain),
+                setting_names=_ADD_OPTIONS,
             )
         identity = configured_identity_loader({agency: spec})(agency)
         _prove_probe(identity)
@@ -730,3 +755,15 @@ def signer_facts(agency: str, key_id: str, signed_at: datetime) -> SignerFacts:
             state=SigningKeyStatus.CURRENT.value,
         )
     return SignerFacts(key_id=key_id, common_name=None, not_before=None, not_after=None, state="unknown")
+
+
+def key_agency(key_id: str) -> str | None:
+    """The agency whose signing key ``key_id`` is: from the table, else the configured keys."""
+    agency = db.session.scalar(select(SigningKey.agency).where(SigningKey.key_id == key_id))
+    if agency is not None:
+        return agency
+    for name, spec in _configured_specs(strict=False).items():
+        certificate = _configured_certificate(spec)
+        if certificate is not None and certificate_key_id(certificate) == key_id:
+            return name
+    return None

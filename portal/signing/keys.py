@@ -25,7 +25,7 @@ import re
 import threading
 import tomllib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from asn1crypto import pem, tsp, x509
@@ -303,6 +303,10 @@ class Pkcs11KeySpec:
     keys_file: Path | None = None
     """The signing-keys TOML file when configured there (for messages)."""
 
+    setting_names: Mapping[str, str] | None = field(default=None, compare=False, hash=False)
+    """How the command or table that gave this key names each setting, e.g. ``{"pin_env":
+    "--pin-env"}`` (for messages, when neither ``env_prefix`` nor the TOML file applies)."""
+
     def __post_init__(self) -> None:
         missing = [name for name in ("module", "token") if not getattr(self, _FIELD_ATTR[name])]
         if missing:
@@ -322,6 +326,8 @@ class Pkcs11KeySpec:
 
     def setting(self, name: str) -> str:
         """How an operator spells setting ``name`` (``"pin_env"``) where this key was configured."""
+        if self.setting_names and name in self.setting_names:
+            return self.setting_names[name]
         if self.env_prefix is not None:
             return self.env_prefix + name.upper()
         where = f" of {self.keys_file}" if self.keys_file is not None else ""
