@@ -17,7 +17,8 @@ from portal.models import Certificate, CertificateStatus
 from portal.services import runtime
 from portal.services.audit import record_access
 from portal.services.codes import group_code, normalise_code
-from portal.services.keys import SignerFacts, signer_facts
+from portal.services.keys import SignerFacts, key_agency, signer_facts
+from portal.services.report import Outcome, VerificationReport, build_report
 from portal.signing import FileFinding, SignatureCheck, check_pdf_signature
 
 log = logging.getLogger(__name__)
@@ -106,8 +107,15 @@ class DocumentFacts:
 @dataclass(frozen=True)
 class FileVerdict:
     verdict: Verdict
-    check: SignatureCheck
-    document: DocumentFacts | None
+    report: VerificationReport
+
+    @property
+    def check(self) -> SignatureCheck:
+        return self.report.check
+
+    @property
+    def document(self) -> DocumentFacts | None:
+        return self.report.record
 
     def as_json(self) -> dict:
         c = self.check
@@ -117,7 +125,9 @@ class FileVerdict:
             "sha256": c.sha256,
             "document": self.document.as_json() if self.document else None,
             "signature": {
-                "indication": c.indication,
+                "indication": self.report.indication,
+                "sub_indication": self.report.sub_indication,
+                "level": c.level,
                 "signer": c.signer,
                 "signer_key_id": c.signer_key_id,
                 "signing_time": c.signing_time.isoformat() if c.signing_time else None,
@@ -125,6 +135,7 @@ class FileVerdict:
                 "coverage": c.coverage,
                 "modification_level": c.modification_level,
             },
+            "report": self.report.as_json(),
         }
 
 
@@ -203,27 +214,49 @@ def lookup_code(text: str) -> DocumentFacts:
     return facts
 
 
-#: What a problem found in the file itself means for the person checking it.
-_FILE_VERDICTS = {
-    FileFinding.NOT_A_PDF: Verdict.NOT_A_PDF,
-    FileFinding.NOT_SIGNED: Verdict.NOT_SIGNED,
-    FileFinding.UNTRUSTED_SIGNATURE: Verdict.UNTRUSTED_SIGNATURE,
-    FileFinding.ALTERED: Verdict.ALTERED,
+#: The contract's verdict for each outcome of the report.
+_VERDICTS = {
+    Outcome.VALID: Verdict.GENUINE,
+    Outcome.REVOKED_DOCUMENT: Verdict.GENUINE,
+    Outcome.EXPIRED_DOCUMENT: Verdict.GENUINE,
+    Outcome.SUPERSEDED_DOCUMENT: Verdict.GENUINE,
+    Outcome.ALTERED: Verdict.ALTERED,
+    Outcome.UNKNOWN_DOCUMENT: Verdict.UNKNOWN_DOCUMENT,
+    Outcome.UNTRUSTED: Verdict.UNTRUSTED_SIGNATURE,
+    Outcome.REVOKED_SIGNER: Verdict.UNTRUSTED_SIGNATURE,
+    Outcome.NOT_SIGNED: Verdict.NOT_SIGNED,
+    Outcome.NOT_A_PDF: Verdict.NOT_A_PDF,
 }
 
 
 def check_file(data: bytes) -> FileVerdict:
-    """Validate a file's signature against our roots and, if intact, match it to our records."""
+    """Validate a file's signature against our roots, ask our key register about the key and,
+    if the file is intact, match it to our records; the report says all of it."""
     check = check_pdf_signature(data, runtime.trust_roots())
     certificate = None
     if check.finding is FileFinding.INTACT:
         certificate = db.session.scalar(select(Certificate).where(Certificate.sha256 == check.sha256))
-        verdict = Verdict.GENUINE if certificate is not None else Verdict.UNKNOWN_DOCUMENT
-    else:
-        verdict = _FILE_VERDICTS[check.finding]
-    log.info("file check: %s (%s)", verdict.value, check.detail)
-    if certificate is None:
-        return FileVerdict(verdict, check, None)
-    facts = _facts(certificate)
-    _note_verified(certificate, "file")
-    return FileVerdict(verdict, check, facts)
+    facts = _facts(certificate) if certificate is not None else None
+    signer, agency = _key_facts(check, certificate)
+    report = build_report(check, signer=signer, agency=agency, record=facts)
+    verdict = _VERDICTS[report.outcome]
+    log.info("file check: %s/%s (%s)", verdict.value, report.outcome.value, check.detail)
+    if certificate is not None:
+        _note_verified(certificate, "file")
+    return FileVerdict(verdict, report)
+
+
+def _key_facts(
+    check: SignatureCheck, certificate: Certificate | None
+) -> tuple[SignerFacts | None, tuple[str, str, str] | None]:
+    """Our key register's facts about the key that signed, and that key's agency (id, th, en)."""
+    if check.signer_key_id is None:
+        return None, None
+    agency_id = certificate.issuer if certificate is not None else key_agency(check.signer_key_id)
+    if agency_id is None:
+        return None, None
+    signed_at = check.timestamp_time or (certificate.issued_at if certificate else None) or check.signing_time
+    signer = signer_facts(agency_id, check.signer_key_id, signed_at or clock.now())
+    issuer = runtime.issuers().get(agency_id)
+    names = (agency_id, issuer.name_th, issuer.name_en) if issuer else (agency_id, agency_id, agency_id)
+    return signer, names

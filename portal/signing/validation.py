@@ -45,6 +45,16 @@ from pyhanko.sign.validation.status import (
 )
 from pyhanko_certvalidator import ValidationContext
 
+from .evidence import (
+    NO_REVOCATION_INFO,
+    RevocationEvidence,
+    chain_names,
+    change_kind,
+    data_after_last_revision,
+    level_found,
+    read_dss,
+    revocation_evidence,
+)
 from .keys import certificate_common_name, certificate_key_id
 
 __all__ = ["FileFinding", "SignatureCheck", "check_pdf_signature"]
@@ -75,6 +85,11 @@ _COVERAGE_NAMES = {
 TOTAL_PASSED = "TOTAL-PASSED"
 TOTAL_FAILED = "TOTAL-FAILED"
 INDETERMINATE = "INDETERMINATE"
+_HASH = "HASH_FAILURE"
+_CONSTRAINTS = "SIG_CONSTRAINTS_FAILURE"
+_NO_CHAIN = "NO_CERTIFICATE_CHAIN_FOUND"
+"""Our validation policy allows nothing after a signature but archival updates (DSS, document
+timestamps); other changes fail the signature's constraints, as DSS's PDF modification checks do."""
 
 
 class FileFinding(StrEnum):
@@ -134,6 +149,32 @@ class SignatureCheck:
     detail: str
     """Short plain-English reason, for logs; contains no personal data."""
 
+    sub_indication: str | None = None
+    """ETSI EN 319 102-1 sub-indication explaining a TOTAL-FAILED or INDETERMINATE
+    ``indication`` (e.g. ``HASH_FAILURE``, ``NO_CERTIFICATE_CHAIN_FOUND``); None on TOTAL-PASSED."""
+
+    level: str | None = None
+    """PAdES baseline level the file reaches: ``B-B``, ``B-T``, ``B-LT`` or ``B-LTA``."""
+
+    trusted: bool = False
+    """The signer certificate chains to one of our trust roots."""
+
+    chain: tuple[str, ...] = ()
+    """Common names from the signer up to the trust anchor (just the signer when untrusted)."""
+
+    revocation: RevocationEvidence = NO_REVOCATION_INFO
+    """What the revocation information embedded in the file says about the signer."""
+
+    archive_timestamp_time: dt.datetime | None = None
+    """Time of the last document timestamp (B-LTA), if any."""
+
+    changes: str | None = None
+    """What follows the signature: ``none``, ``archival``, ``form_filling``, ``annotations``,
+    ``page_content``, ``appended_data`` or ``unknown`` (see :func:`evidence.change_kind`)."""
+
+    signature_count: int = 0
+    """Number of signatures (not document timestamps) in the file."""
+
 
 def check_pdf_signature(data: bytes, trust_roots: Sequence[x509.Certificate]) -> SignatureCheck:
     """Check the signatures in ``data`` against ``trust_roots``; never raises.
@@ -174,11 +215,13 @@ def _check(data: bytes, sha256: str, trust_roots: list[x509.Certificate]) -> Sig
         detail = "only document timestamps, no signature" if embedded else "no signature"
         return _bare(FileFinding.NOT_SIGNED, sha256, detail)
 
-    context = ValidationContext(
-        trust_roots=trust_roots,
-        allow_fetching=False,
-        revocation_mode="soft-fail",
-    )
+    dss = read_dss(reader)
+    options: dict[str, Any] = {
+        "trust_roots": trust_roots,
+        "allow_fetching": False,
+        "revocation_mode": "soft-fail",
+    }
+    context = dss.as_validation_context(options) if dss is not None else ValidationContext(**options)
     main = regular[-1]
     statuses: list[PdfSignatureStatus | DocumentTimestampStatus] = []
     for index, sig in enumerate(embedded, start=1):
@@ -192,41 +235,75 @@ def _check(data: bytes, sha256: str, trust_roots: list[x509.Certificate]) -> Sig
                 sha256,
                 f"signature {index} of {len(embedded)} is unreadable ({type(exc).__name__})",
                 indication=TOTAL_FAILED,
+                sub_indication="FORMAT_FAILURE",
+                signature_count=len(regular),
                 **facts,
             )
 
-    main_status = statuses[embedded.index(main)]
+    main_index = embedded.index(main)
+    main_status = statuses[main_index]
     assert isinstance(main_status, PdfSignatureStatus)
+    archive = [
+        st for st in statuses[main_index + 1 :] if isinstance(st, DocumentTimestampStatus) and st.intact
+    ]
+    revocation = revocation_evidence(dss, main_status.signing_cert)
+    appended = data_after_last_revision(reader, data)
+    facts = {
+        "sha256": sha256,
+        "status": main_status,
+        "revocation": revocation,
+        "archive_timestamp_time": _utc(archive[-1].timestamp) if archive else None,
+        "level": level_found(
+            has_signature_timestamp=main_status.timestamp_validity is not None,
+            revocation=revocation,
+            archived=bool(archive),
+        ),
+        "changes": change_kind(main_status.modification_level, appended=appended),
+        "signature_count": len(regular),
+    }
 
-    def result(finding: FileFinding, detail: str) -> SignatureCheck:
-        return _from_status(finding, sha256, main_status, detail)
+    def failed(finding: FileFinding, sub: str, detail: str, indication: str = TOTAL_FAILED) -> SignatureCheck:
+        return _from_status(finding, detail, indication=indication, sub_indication=sub, **facts)
 
     for index, status in enumerate(statuses, start=1):
         if not status.intact:
-            return result(FileFinding.ALTERED, f"signed bytes of signature {index} were changed")
+            return failed(FileFinding.ALTERED, _HASH, f"signed bytes of signature {index} were changed")
         if not status.valid:
-            return result(FileFinding.ALTERED, f"signature {index} does not verify")
+            return failed(FileFinding.ALTERED, "SIG_CRYPTO_FAILURE", f"signature {index} does not verify")
     ts = main_status.timestamp_validity
     if ts is not None and not (ts.intact and ts.valid):
-        return result(FileFinding.ALTERED, "the signature timestamp does not verify")
-
-    if main_status.revoked:
-        return result(FileFinding.UNTRUSTED_SIGNATURE, "signer certificate is revoked")
-    if not main_status.trusted:
-        problem = main_status.trust_problem_indic
-        why = problem.standard_name if problem is not None else "no path to a trust root"
-        return result(FileFinding.UNTRUSTED_SIGNATURE, f"signer certificate not trusted ({why})")
+        sub = "HASH_FAILURE" if not ts.intact else "SIG_CRYPTO_FAILURE"
+        return failed(FileFinding.ALTERED, sub, "the signature timestamp does not verify")
 
     level = main_status.modification_level
     if level not in _ACCEPTED_LEVELS:
         name = level.name.lower() if level is not None else "unknown"
-        return result(FileFinding.ALTERED, f"document modified after signing ({name})")
+        return failed(FileFinding.ALTERED, _CONSTRAINTS, f"document modified after signing ({name})")
     if main_status.docmdp_ok is False:
-        return result(FileFinding.ALTERED, "modifications not allowed by the signature")
-    if statuses[-1].coverage != SignatureCoverageLevel.ENTIRE_FILE:
-        return result(FileFinding.ALTERED, "data was added after the last signature")
+        return failed(FileFinding.ALTERED, _CONSTRAINTS, "modifications not allowed by the signature")
+    # Only archival updates (LTA_UPDATES) may follow a signature without covering the file.
+    partial = statuses[-1].coverage != SignatureCoverageLevel.ENTIRE_FILE
+    if appended or (partial and level is ModificationLevel.NONE):
+        return failed(FileFinding.ALTERED, _CONSTRAINTS, "data was added after the last signature")
 
-    return result(FileFinding.INTACT, "signature intact and trusted; file unchanged since")
+    if main_status.revoked or revocation.status == "revoked":
+        return failed(FileFinding.UNTRUSTED_SIGNATURE, "REVOKED", "signer certificate is revoked")
+    if not main_status.trusted:
+        problem = main_status.trust_problem_indic
+        why = problem.standard_name if problem is not None else _NO_CHAIN
+        final = problem is not None and problem.status is AdESStatus.FAILED
+        indication = TOTAL_FAILED if final else INDETERMINATE
+        return failed(
+            FileFinding.UNTRUSTED_SIGNATURE, why, f"signer certificate not trusted ({why})", indication
+        )
+
+    return _from_status(
+        FileFinding.INTACT,
+        "signature intact and trusted; file unchanged since",
+        indication=TOTAL_PASSED,
+        sub_indication=None,
+        **facts,
+    )
 
 
 def _has_data_after_eof(data: bytes) -> bool:
@@ -243,37 +320,42 @@ def _validate(
     return validate_pdf_signature(sig, signer_validation_context=context)
 
 
-def _indication(status: PdfSignatureStatus) -> str:
-    """Map a pyHanko status to an ETSI EN 319 102-1 main indication."""
-    if not status.intact or not status.valid or status.revoked:
-        return TOTAL_FAILED
-    problem = status.trust_problem_indic
-    if problem is not None:
-        return TOTAL_FAILED if problem.status is AdESStatus.FAILED else INDETERMINATE
-    if not status.trusted:
-        return INDETERMINATE
-    if status.docmdp_ok is False:
-        return TOTAL_FAILED
-    return TOTAL_PASSED if status.bottom_line else INDETERMINATE
-
-
 def _from_status(
-    finding: FileFinding, sha256: str, status: PdfSignatureStatus, detail: str
+    finding: FileFinding,
+    detail: str,
+    *,
+    sha256: str,
+    status: PdfSignatureStatus,
+    indication: str,
+    sub_indication: str | None,
+    revocation: RevocationEvidence,
+    archive_timestamp_time: dt.datetime | None,
+    level: str,
+    changes: str,
+    signature_count: int,
 ) -> SignatureCheck:
     cert = status.signing_cert
     ts = status.timestamp_validity
-    level = status.modification_level
+    mod = status.modification_level
     return SignatureCheck(
         finding=finding,
         sha256=sha256,
-        indication=_indication(status),
+        indication=indication,
         signer=certificate_common_name(cert) if cert is not None else None,
         signer_key_id=certificate_key_id(cert) if cert is not None else None,
         signing_time=_utc(status.signer_reported_dt),
         timestamp_time=_utc(ts.timestamp) if ts is not None else None,
         coverage=_COVERAGE_NAMES.get(status.coverage) if status.coverage is not None else None,
-        modification_level=level.name.lower() if level is not None else None,
+        modification_level=mod.name.lower() if mod is not None else None,
         detail=detail,
+        sub_indication=sub_indication,
+        level=level,
+        trusted=bool(status.trusted),
+        chain=chain_names(status.validation_path if status.trusted else None, cert),
+        revocation=revocation,
+        archive_timestamp_time=archive_timestamp_time,
+        changes=changes,
+        signature_count=signature_count,
     )
 
 
@@ -294,10 +376,13 @@ def _bare(
     sha256: str,
     detail: str,
     *,
-    indication: str | None = None,
+    indication: str = TOTAL_FAILED,
+    sub_indication: str | None = "FORMAT_FAILURE",
     signer: str | None = None,
     signer_key_id: str | None = None,
+    signature_count: int = 0,
 ) -> SignatureCheck:
+    """A check that found no signature it could evaluate: by ETSI's words a FORMAT_FAILURE."""
     return SignatureCheck(
         finding=finding,
         sha256=sha256,
@@ -309,6 +394,8 @@ def _bare(
         coverage=None,
         modification_level=None,
         detail=detail,
+        sub_indication=sub_indication,
+        signature_count=signature_count,
     )
 
 

@@ -11,8 +11,10 @@ from portal.errors import BadInput, NotFound
 from portal.extensions import rate_limited
 from portal.services import verification
 from portal.services.codes import normalise_code
+from portal.services.report_texts import detail_rows, level_description, plain_verdict
 
 bp = public(Blueprint("verify", __name__))
+bp.add_app_template_global(level_description, "signature_level_text")
 
 
 def lookup_counted(channel: str, code: str) -> verification.DocumentFacts:
@@ -68,4 +70,10 @@ def check_file():
         data = read_upload()
     except BadInput as exc:
         return render_template("verify/start.html", error_field="file", error_message=exc.message), 400
-    return render_template("verify/result.html", result=check_counted("file", data))
+    result = check_counted("file", data)
+    return render_template(
+        "verify/result.html",
+        result=result,
+        words=plain_verdict(result.report),
+        details=detail_rows(result.report),
+    )

@@ -27,6 +27,7 @@ from pyhanko_certvalidator.policy_decl import REQUIRE_REVINFO, CertRevTrustPolic
 from pyhanko_certvalidator.registry import SimpleTrustManager
 
 from portal import clock
+from portal.signing import FileFinding, check_pdf_signature
 from portal.signing.errors import (
     PdfSigningError,
     RevocationInfoUnavailable,
@@ -116,6 +117,39 @@ def test_each_level_is_intact_and_trusted_offline(
         assert status.modification_level.name == "LTA_UPDATES"
     # Validation touched no service: everything it needed was in the file or the context.
     assert pki_server.counter.snapshot() == before
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_the_file_check_reports_the_level_it_finds(
+    level: str, signed_levels: dict[str, bytes], pki: CertomancerPki, pki_server: PkiServer
+) -> None:
+    before = pki_server.counter.snapshot()
+    result = check_pdf_signature(signed_levels[level], pki.trust_roots())
+
+    assert result.finding is FileFinding.INTACT, result.detail
+    assert (result.indication, result.sub_indication) == ("TOTAL-PASSED", None)
+    assert result.level == level
+    assert result.changes == ("archival" if level in ("B-LT", "B-LTA") else "none")
+    assert (result.timestamp_time is not None) is (level != "B-B")
+    assert (result.archive_timestamp_time is not None) is (level == "B-LTA")
+    if level in ("B-LT", "B-LTA"):
+        # The OCSP response embedded at signing time vouches for the signer.
+        assert result.revocation.source == "ocsp" and result.revocation.status == "good"
+        assert result.revocation.produced_at is not None
+    else:
+        assert result.revocation.status == "not_in_file"
+    assert len(result.chain) == 3  # signer, intermediate, root
+    assert pki_server.counter.snapshot() == before
+
+
+def test_bytes_appended_to_a_b_lta_file_fail_its_constraints(
+    signed_levels: dict[str, bytes], pki: CertomancerPki
+) -> None:
+    result = check_pdf_signature(signed_levels["B-LTA"] + b"\n% added later\n", pki.trust_roots())
+
+    assert result.finding is FileFinding.ALTERED
+    assert (result.indication, result.sub_indication) == ("TOTAL-FAILED", "SIG_CONSTRAINTS_FAILURE")
+    assert result.changes == "appended_data"
 
 
 def test_b_lta_passes_etsi_lta_validation_without_network(

@@ -20,6 +20,7 @@ from portal.signing import (
     check_pdf_signature,
     sign_pdf,
 )
+from portal.signing.keys import certificate_common_name
 
 PNG_HEADER = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
 
@@ -102,6 +103,14 @@ def test_genuine_signed_pdf_is_intact(
     assert result.coverage == "entire_file"
     assert result.modification_level == "none"
     assert result.timestamp_time is None  # B-B: no timestamp
+    assert result.sub_indication is None
+    assert result.level == "B-B"
+    assert result.trusted is True
+    assert result.chain[0] == signing_identity.subject
+    assert result.chain[-1] == certificate_common_name(signing_trust_roots[0])  # up to our root
+    assert result.changes == "none"
+    assert result.revocation.status == "not_in_file"
+    assert result.signature_count == 1
     assert result.signing_time is not None
     assert result.signing_time.tzinfo is dt.UTC
     assert before - dt.timedelta(hours=1) < result.signing_time <= before
@@ -128,7 +137,7 @@ def test_flipped_byte_in_signed_range_is_altered(
     result = _check(bytes(tampered), signing_trust_roots)
 
     assert result.finding is FileFinding.ALTERED
-    assert result.indication == "TOTAL-FAILED"
+    assert (result.indication, result.sub_indication) == ("TOTAL-FAILED", "HASH_FAILURE")
     assert result.signer_key_id is not None  # still says who signed the original
 
 
@@ -148,7 +157,7 @@ def test_changed_signature_value_is_altered(
     result = _check(_flip_hex_digit(signed_pdf, used_end - 10), signing_trust_roots)
 
     assert result.finding is FileFinding.ALTERED
-    assert result.indication == "TOTAL-FAILED"
+    assert (result.indication, result.sub_indication) == ("TOTAL-FAILED", "SIG_CRYPTO_FAILURE")
 
 
 def test_changed_copy_of_the_root_in_the_cms_keeps_the_signature_intact(
@@ -176,8 +185,9 @@ def test_bytes_appended_after_eof_are_altered(
 
     assert result.finding is FileFinding.ALTERED
     assert result.coverage == "entire_revision"
-    # pyHanko still judges the signed revision fine; the file verdict is what counts.
-    assert result.indication == "TOTAL-PASSED"
+    assert result.changes == "appended_data"
+    # pyHanko judges the signed revision fine; our policy allows nothing after a signature.
+    assert (result.indication, result.sub_indication) == ("TOTAL-FAILED", "SIG_CONSTRAINTS_FAILURE")
 
 
 def test_incremental_update_drawing_on_the_page_is_altered(
@@ -188,6 +198,8 @@ def test_incremental_update_drawing_on_the_page_is_altered(
     assert result.finding is FileFinding.ALTERED
     assert result.modification_level == "other"
     assert result.coverage == "entire_revision"
+    assert result.changes == "page_content"
+    assert (result.indication, result.sub_indication) == ("TOTAL-FAILED", "SIG_CONSTRAINTS_FAILURE")
 
 
 def test_incremental_update_adding_an_annotation_is_altered(
@@ -208,7 +220,11 @@ def test_foreign_signature_is_untrusted(
     result = _check(forged, signing_trust_roots)
 
     assert result.finding is FileFinding.UNTRUSTED_SIGNATURE
+    # The forger named its root like ours: the path reaches a "root" whose signature fails.
     assert result.indication == "INDETERMINATE"
+    assert result.sub_indication == "CERTIFICATE_CHAIN_GENERAL_FAILURE"
+    assert result.trusted is False
+    assert result.chain == (result.signer,)  # no path to any of our roots
     # Same name as ours (the forger chose it), but a different key.
     assert result.signer == "Department of Land Transport Document Signing (DEVELOPMENT)"
     assert result.signer_key_id == signing_foreign_identity.key_id
@@ -225,8 +241,9 @@ def test_unsigned_pdf_is_not_signed(
     result = _check(signing_unsigned_pdf, signing_trust_roots)
 
     assert result.finding is FileFinding.NOT_SIGNED
-    assert result.indication is None
+    assert (result.indication, result.sub_indication) == ("TOTAL-FAILED", "FORMAT_FAILURE")
     assert result.signer is None
+    assert result.signature_count == 0 and result.level is None
 
 
 @pytest.mark.parametrize(
@@ -239,7 +256,7 @@ def test_non_pdf_input_is_not_a_pdf(data: bytes, signing_trust_roots: list[x509.
 
     assert result.finding is FileFinding.NOT_A_PDF
     assert result.signer is None
-    assert result.indication is None
+    assert (result.indication, result.sub_indication) == ("TOTAL-FAILED", "FORMAT_FAILURE")
 
 
 @pytest.mark.parametrize("fraction", [0.5, 0.1, 0.9, 0.99])
