@@ -38,7 +38,14 @@ def test_every_message_in_the_code_is_translated_into_thai(tmp_path):
     with template.open("rb") as f:
         wanted = {m.id for m in read_po(f) if m.id}
     with CATALOGUE.open("rb") as f:
-        translated = {m.id for m in read_po(f) if m.id and m.string and not m.fuzzy}
+        translated = {m.id for m in read_po(f) if m.id and _complete(m.string) and not m.fuzzy}
     assert len(wanted) > 250  # the extraction really found the portal's messages
     missing = sorted(str(m) for m in wanted - translated)
     assert missing == [], f"{len(missing)} messages have no Thai translation: `make messages`, then translate"
+
+
+def _complete(string) -> bool:
+    """A translation, with every plural form filled in (Babel keeps plurals as tuples)."""
+    if isinstance(string, (tuple, list)):
+        return bool(string) and all(string)
+    return bool(string)

@@ -26,6 +26,13 @@ class AccessEvent(db.Model):
     reference: Mapped[str] = mapped_column(String(128))
     request_id: Mapped[str | None] = mapped_column(String(32))
     purpose: Mapped[str] = mapped_column(String(200))
+    #: For a record read: who asked for the document, as the person may be told, never naming
+    #: another person ("self", "representative", "other_person", "agency"; see
+    #: portal/services/access_log.py). Empty for verifications and for reads logged before 0005.
+    requested_by: Mapped[str | None] = mapped_column(String(16))
+    #: With "representative": the juristic person the requester acted for, by its registered name
+    #: (as the document shows it).
+    on_behalf_of: Mapped[str | None] = mapped_column(String(300))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 

@@ -14,9 +14,21 @@ def record_audit(actor: str, action: str, target: str | None = None, **detail: A
 
 
 def record_access(
-    *, subject_pid: str, kind: str, agency: str, reference: str, purpose: str, request_id: str | None
+    *,
+    subject_pid: str,
+    kind: str,
+    agency: str,
+    reference: str,
+    purpose: str,
+    request_id: str | None,
+    requested_by: str | None = None,
+    on_behalf_of: str | None = None,
 ) -> None:
-    """Note that someone's data was read, so they can see it."""
+    """Note that someone's data was read, so they can see it ("Who read my data").
+
+    ``requested_by``/``on_behalf_of`` say who asked without naming another person (see
+    ``portal.services.access_log.describe_requester``).
+    """
     db.session.add(
         AccessEvent(
             subject_pid=subject_pid,
@@ -25,5 +37,7 @@ def record_access(
             reference=reference,
             purpose=purpose,
             request_id=request_id,
+            requested_by=requested_by,
+            on_behalf_of=on_behalf_of,
         )
     )

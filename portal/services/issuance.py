@@ -37,6 +37,7 @@ from portal.models import (
 )
 from portal.models._types import utcnow
 from portal.services import runtime
+from portal.services.access_log import describe_requester
 from portal.services.audit import record_access, record_audit
 from portal.services.codes import group_code, new_verification_code
 from portal.signing import SignerCertificateUnusable, SigningServiceUnavailable, Stamp, sign_pdf
@@ -415,6 +416,7 @@ def _issue(request: DocumentRequest, issuer: Issuer, doc_type: DocumentType, tim
     config = current_app.config
     t0 = time.perf_counter()
     record = issuer.fetch_record(doc_type, Subject(pid=request.subject_pid))
+    requested_by, on_behalf_of = describe_requester(request)
     record_access(
         subject_pid=request.subject_pid,
         kind="record_read",
@@ -422,6 +424,8 @@ def _issue(request: DocumentRequest, issuer: Issuer, doc_type: DocumentType, tim
         reference=record.reference,
         purpose=doc_type.consent.purpose_en,
         request_id=request.id,
+        requested_by=requested_by,
+        on_behalf_of=on_behalf_of,
     )
     _set_stage(request.id, RequestStatus.RENDERING)
     t1 = time.perf_counter()

@@ -307,16 +307,20 @@ def detail_rows(report: VerificationReport) -> list[tuple[str, str]]:
             (_("Revocation at signing time"), _revocation(report)),
         ]
     rows += [
-        (_("Our record of the document"), _record(report.record_status)),
+        (_("Our record of the document"), _record(report)),
         (_("Fingerprint of the file (SHA-256)"), c.sha256),
     ]
     return rows
 
 
-def _record(status: str | None) -> str:
+def _record(report: VerificationReport) -> str:
+    from portal.signing import FileFinding
+
+    if report.check.finding is not FileFinding.INTACT:
+        return _("Not looked up: this is not an intact file signed by an agency using Tra")
     return {
         "valid": _("Valid"),
         "revoked": _("Revoked"),
         "expired": _("Expired"),
         "superseded": _("Replaced by a newer document"),
-    }.get(status or "", _("No record"))
+    }.get(report.record_status or "", _("No record"))

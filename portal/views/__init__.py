@@ -6,7 +6,7 @@ from flask import Flask
 
 
 def register_views(app: Flask) -> None:
-    from portal.views import api, health, main, requests, verify
+    from portal.views import api, health, main, privacy, requests, verify
 
-    for module in (main, requests, verify, api, health):
+    for module in (main, requests, privacy, verify, api, health):
         app.register_blueprint(module.bp)

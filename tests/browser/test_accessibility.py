@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import requests
 
 from portal.services import issuance
 
@@ -63,15 +64,37 @@ def test_public_pages(live_server, code, axe_page, lang):
     assert {path: v for path, v in found.items() if v} == {}
 
 
+@pytest.fixture(scope="module")
+def somchai_was_read(live_server):
+    """Reads and a check of Somchai's data, so that "Who read my data" has rows to look at."""
+
+    def issue():
+        with live_server.app.app_context():
+            request, _ = issuance.issue_for_subject(
+                issuer_id="dlt", type_id="driving-licence", pid="1101700123456"
+            )
+            return request.certificate.verification_code
+
+    with ThreadPoolExecutor(1) as pool:
+        code = pool.submit(issue).result()
+    assert requests.get(f"{live_server.url}/v/{code}", timeout=10).status_code == 200
+
+
 @pytest.mark.parametrize("lang", ["th", "en"])
-def test_pages_of_a_logged_in_person(live_server, axe_page, lang):
+def test_pages_of_a_logged_in_person(live_server, somchai_was_read, axe_page, lang):
     base = live_server.url
     axe_page.goto(f"{base}/lang/{lang}?next=/login")
     axe_page.locator("button[name=sub][value=dev-somchai]").click()
     axe_page.wait_for_url(f"{base}/my/documents")
     found = {
         path: violations(axe_page, base + path)
-        for path in ("/my/documents", "/documents/dlt/driving-licence/request")
+        for path in (
+            "/my/documents",
+            "/documents/dlt/driving-licence/request",
+            "/me/reads",
+            "/me/reads?agency=dlt&kind=document_verified",
+            "/me/reads?agency=dlt&kind=record_read&page=1",
+        )
     }
     # The consent form with its error summary (submitted without the box ticked).
     axe_page.goto(f"{base}/documents/dlt/driving-licence/request")
