@@ -35,7 +35,7 @@ def create_app(config_name: str | None = None, overrides: Mapping[str, Any] | No
 
     from portal import cli, errors, extensions, security
     from portal.auth import init_auth
-    from portal.issuing import IssuerRegistry, discover_issuer_classes
+    from portal.issuing import load_issuers
     from portal.rendering import register_filters
     from portal.views import register_views
 
@@ -49,11 +49,8 @@ def create_app(config_name: str | None = None, overrides: Mapping[str, Any] | No
 
     init_i18n(app)
 
-    registry = IssuerRegistry(
-        discover_issuer_classes(),
-        settings=issuer_settings(app.config),
-        disabled=app.config["DISABLED_ISSUERS"],
-    )
+    # Discovers, checks and configures the issuers; stops here on a mistake (docs/writing-an-issuer.md).
+    registry = load_issuers(app.config)
     app.extensions["tra.issuers"] = registry
     _check_signature_levels(app, registry)
     app.jinja_loader = ChoiceLoader(
@@ -82,20 +79,6 @@ def create_app(config_name: str | None = None, overrides: Mapping[str, Any] | No
     return app
 
 
-def issuer_settings(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """Per-issuer settings drawn from the configuration."""
-    dlt_url = config.get("DLT_REGISTRY_URL")
-    if not dlt_url and config.get("SAMPLE_REGISTRIES_MOUNTED"):
-        dlt_url = config["PUBLIC_BASE_URL"].rstrip("/") + "/_sample/dlt"
-    return {
-        "dlt": {
-            "registry_url": dlt_url,
-            "timeout": config["REGISTRY_TIMEOUT_SECONDS"],
-            "token": config.get("DLT_REGISTRY_TOKEN"),
-        }
-    }
-
-
 def _configure_logging(app: Flask) -> None:
     """JSON lines in production (or with LOG_FORMAT=json), readable text otherwise."""
     from portal.logs import configure_logging
@@ -120,9 +103,20 @@ def _fill_instance_defaults(app: Flask) -> None:
 
 def _check_signature_levels(app: Flask, registry) -> None:
     """Refuse to start with a signature level that does not exist, or one that needs a
-    time-stamping authority when none is configured (otherwise every issuance would fail)."""
-    from portal.signing.services import agency_signature_level
+    time-stamping authority when none is configured (otherwise every issuance would fail).
 
+    ``TSA_URL=dev`` (the development TSA) is refused in production unless the portal issues
+    SAMPLE documents, and serves B-T only: its certificate names no OCSP responder or CRL.
+    """
+    from portal.signing.services import agency_signature_level
+    from portal.signing.timestamps import is_dev_tsa_url
+
+    dev_tsa = is_dev_tsa_url(app.config.get("TSA_URL"))
+    if dev_tsa and app.config["ENV_NAME"] == "production" and not app.config.get("SAMPLE_DOCUMENTS"):
+        raise RuntimeError(
+            "TSA_URL=dev is the development time-stamping authority, not for production: "
+            "set TSA_URL to the address of a real RFC 3161 TSA"
+        )
     for issuer in registry:
         try:
             level = agency_signature_level(app.config, issuer.id)
@@ -132,6 +126,12 @@ def _check_signature_levels(app: Flask, registry) -> None:
             raise RuntimeError(
                 f"agency {issuer.id!r} signs at {level.value}, which needs a time-stamping authority: "
                 f"set TSA_URL, or SIGNATURE_LEVEL / SIGNATURE_LEVEL_{issuer.id.upper()} to B-B"
+            )
+        if level.needs_revocation_info and dev_tsa:
+            raise RuntimeError(
+                f"agency {issuer.id!r} signs at {level.value}, but the development time-stamping "
+                f"authority (TSA_URL=dev) serves B-T only: set TSA_URL to a real TSA, or "
+                f"SIGNATURE_LEVEL / SIGNATURE_LEVEL_{issuer.id.upper()} to B-T or B-B"
             )
 
 
@@ -146,6 +146,11 @@ def _mount_sample_registries(app: Flask) -> None:
     """Serve the sample agency registries under /_sample/<agency> in this process (demo only)."""
     from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-    from issuers.dlt.sample_registry import create_registry_app
+    from portal.issuing.registry import has_sample_registry
 
-    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {"/_sample/dlt": create_registry_app()})
+    mounts = {
+        f"/_sample/{issuer.id}": type(issuer).sample_registry()
+        for issuer in app.extensions["tra.issuers"]
+        if has_sample_registry(type(issuer))
+    }
+    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, mounts)

@@ -315,5 +315,29 @@ def keys_revoke_command(key_id: str, reason: str, at) -> None:
     click.echo(f"Key {row.key_id[:16]} of {row.agency} is revoked as of {row.revoked_at.isoformat()}")
 
 
+@portal_cli.command("issuers")
+def issuers_command() -> None:
+    """List the issuers, their document types (with audience) and settings; secrets show as ••••."""
+    from portal.services import runtime
+
+    registry = runtime.issuers()
+    for issuer in registry:
+        click.echo(f"{issuer.id}  {issuer.name_en} / {issuer.name_th}")
+        for doc_type in issuer.document_types:
+            approval = ", officer approval" if doc_type.needs_approval else ""
+            click.echo(
+                f"  document {doc_type.id}  audience {doc_type.audience}, "
+                f"valid {doc_type.validity_days} days{approval}  ({doc_type.title_en})"
+            )
+        settings = issuer.settings
+        shown = getattr(settings, "shown", None)
+        for name in settings:
+            value = shown(name) if shown else "••••"  # not checked settings: show nothing
+            source = settings.source(name) if hasattr(settings, "source") else "?"
+            click.echo(f"  setting {name} = {value}  [{source}]")
+    for issuer_id in sorted(registry.disabled):
+        click.echo(f"{issuer_id}  (disabled by configuration)")
+
+
 def init_cli(app: Flask) -> None:
     app.cli.add_command(portal_cli)

@@ -59,6 +59,8 @@ class Config:
     SIGNATURE_LEVEL = _env("SIGNATURE_LEVEL", "B-B")
     SIGNATURE_LEVEL_DLT = _env("SIGNATURE_LEVEL_DLT")
     #: RFC 3161 time-stamping authority for B-T and above; OCSP/CRL come from the certificates.
+    #: "dev" (DEV_TSA_URL) is the in-process development TSA of the development PKI: B-T only,
+    #: never for real documents (create_app refuses it in production unless SAMPLE_DOCUMENTS).
     TSA_URL = _env("TSA_URL")
     TSA_TIMEOUT_SECONDS = float(_env("TSA_TIMEOUT_SECONDS", "5"))
     REVOCATION_FETCH_TIMEOUT_SECONDS = float(_env("REVOCATION_FETCH_TIMEOUT_SECONDS", "5"))
@@ -120,28 +122,60 @@ class Config:
 
     #: Sample agency registries mounted in-process under /_sample/<agency>.
     SAMPLE_REGISTRIES_MOUNTED = False
-    #: Per-issuer settings: base URL of the agency registry, timeouts.
+    #: Issuer settings (portal/issuing/settings.py, docs/writing-an-issuer.md): ISSUER_<ID>_<SETTING>
+    #: variables, and the older <ID>_REGISTRY_URL, <ID>_REGISTRY_TOKEN and SIGNATURE_LEVEL_<ID>, as the
+    #: environment had them at start (issuers are plugins: their names are not known here).
+    ISSUER_ENV: dict = {
+        k: v
+        for k, v in os.environ.items()
+        if v
+        and (
+            k.startswith(("ISSUER_", "SIGNATURE_LEVEL_")) or k.endswith(("_REGISTRY_URL", "_REGISTRY_TOKEN"))
+        )
+    }
+    #: Settings given as data, per issuer id ({"dlt": {"timeout": 3}}); wins over the variables.
+    ISSUER_SETTINGS: dict = {}
     DLT_REGISTRY_URL = _env("DLT_REGISTRY_URL")
+    DLT_REGISTRY_TOKEN = _env("DLT_REGISTRY_TOKEN")
+    #: Default timeout of every agency registry (an issuer's own ISSUER_<ID>_TIMEOUT wins).
     REGISTRY_TIMEOUT_SECONDS = float(_env("REGISTRY_TIMEOUT_SECONDS", "5"))
-    #: Issuer identifiers switched off by configuration (comma separated).
-    DISABLED_ISSUERS = tuple(filter(None, (_env("PORTAL_DISABLED_ISSUERS", "") or "").split(",")))
+    #: Issuer identifiers switched off by configuration (comma separated); ISSUER_<ID>_ENABLED=0 too.
+    DISABLED_ISSUERS = tuple(
+        s.strip() for s in (_env("PORTAL_DISABLED_ISSUERS", "") or "").split(",") if s.strip()
+    )
     #: Documents issued here carry the SAMPLE mark (development PKI, sample data).
     SAMPLE_DOCUMENTS = True
 
 
+DEV_TSA_URL = "dev"
+"""``TSA_URL`` value of the development TSA (portal.signing.timestamps.DEV_TSA_URL)."""
+
+
 class DevelopmentConfig(Config):
-    """``make demo``: SQLite, embedded OP, sample registries, dev PKI, all in one process."""
+    """``make demo``: SQLite, embedded OP, sample registries, dev PKI, all in one process.
+
+    Signs at B-T with the development TSA, so the demo shows a timestamped signature without
+    any outside service. (The dev certificates name no OCSP responder or CRL: no B-LT/B-LTA.)
+    """
 
     ENV_NAME = "development"
     DEV_IDP_ENABLED = True
     SAMPLE_REGISTRIES_MOUNTED = True
+    SIGNATURE_LEVEL = _env("SIGNATURE_LEVEL", "B-T")
+    TSA_URL = _env("TSA_URL", DEV_TSA_URL)
 
 
 class TestingConfig(DevelopmentConfig):
-    """The test suite; fixtures override what they start themselves."""
+    """The test suite; fixtures override what they start themselves.
+
+    Signs at B-B without a TSA (fast, no network), as the tests expect, unless a test or the
+    environment says otherwise.
+    """
 
     ENV_NAME = "testing"
     TESTING = True
+    SIGNATURE_LEVEL = _env("SIGNATURE_LEVEL", "B-B")
+    TSA_URL = _env("TSA_URL")
     RATELIMIT_ENABLED = False
     RATELIMIT_STORAGE_URI = "memory://"
 
@@ -155,8 +189,10 @@ class ProductionConfig(Config):
     SAMPLE_DOCUMENTS = _env("PORTAL_SAMPLE_DOCUMENTS", "0") == "1"
     #: Production signs at B-LTA: the level that still validates offline years later. A portal that
     #: issues SAMPLE documents signs with the development PKI, whose certificates name no OCSP
-    #: responder or CRL (B-LT/B-LTA impossible): B-B there unless SIGNATURE_LEVEL says otherwise.
-    SIGNATURE_LEVEL = _env("SIGNATURE_LEVEL", "B-B" if SAMPLE_DOCUMENTS else "B-LTA")
+    #: responder or CRL (B-LT/B-LTA impossible): B-T there, with the development TSA unless
+    #: TSA_URL names another.
+    TSA_URL = _env("TSA_URL", DEV_TSA_URL if SAMPLE_DOCUMENTS else None)
+    SIGNATURE_LEVEL = _env("SIGNATURE_LEVEL", "B-T" if SAMPLE_DOCUMENTS else "B-LTA")
 
 
 CONFIGS: dict[str, type[Config]] = {

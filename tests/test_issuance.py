@@ -46,7 +46,8 @@ def test_person_without_a_licence_gets_no_record(issue, db_session):
 
 def test_registry_down_fails_plainly(app_ctx, issue, monkeypatch):
     dlt = runtime.issuers().get("dlt")
-    monkeypatch.setitem(dlt.settings, "registry_url", "http://127.0.0.1:9")  # nothing listens there
+    # Nothing listens there. Settings are read-only: the issuer gets a changed copy.
+    monkeypatch.setattr(dlt, "settings", dlt.settings.replace(registry_url="http://127.0.0.1:9"))
     request = issue()
     assert request.status == RequestStatus.FAILED
     assert request.failure_code == "registry_unavailable"

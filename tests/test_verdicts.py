@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
 import re
+from pathlib import Path
 
 import pytest
 from weasyprint import HTML
@@ -43,7 +45,14 @@ def page(client, data: bytes, lang: str) -> str:
         content_type="multipart/form-data",
     )
     assert response.status_code == 200
-    return response.get_data(as_text=True)
+    html = response.get_data(as_text=True)
+    keep = os.environ.get("TRA_KEEP_VERDICT_PAGES")  # a folder: keep each page to look at it
+    if keep:
+        outcome = re.search(r'data-outcome="([a-z_]+)"', html).group(1)
+        indication = re.search(r'data-indication="([A-Z-]+)"', html).group(1)
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        (Path(keep) / f"{outcome}-{indication}-{lang}.html").write_text(html, encoding="utf-8")
+    return html
 
 
 def assert_pages(client, data: bytes, outcome: str, english_heading: str) -> None:

@@ -6,19 +6,18 @@ from datetime import date
 from pathlib import Path
 from typing import Any, ClassVar
 
-import requests
-
 from portal.issuing import (
     ConsentText,
     DocumentInfo,
     DocumentType,
     Issuer,
     Record,
-    RecordNotFound,
     RegistryRejected,
-    RegistryUnavailable,
+    SampleCase,
+    Setting,
     Subject,
 )
+from portal.issuing.http import registry_client
 
 #: Licence kinds as the registry codes them: (Thai, English).
 LICENCE_KINDS: dict[str, tuple[str, str]] = {
@@ -85,35 +84,30 @@ class DltIssuer(Issuer):
     number_prefix: ClassVar[str] = "ขบ"
     document_types: ClassVar[tuple[DocumentType, ...]] = (DRIVING_LICENCE,)
     template_folder: ClassVar[Path] = Path(__file__).with_name("templates")
+    #: Only the standard settings (registry_url, token, mutual TLS, timeout, retries, level, enabled).
+    settings_schema: ClassVar[tuple[Setting, ...]] = ()
 
-    def __init__(self, settings):
-        super().__init__(settings)
-        self._http = requests.Session()
-        token = settings.get("token")
-        if token:
-            self._http.headers["Authorization"] = f"Bearer {token}"
+    @classmethod
+    def sample_registry(cls):
+        from issuers.dlt.sample_registry import create_registry_app
 
-    @property
-    def _base_url(self) -> str:
-        url = self.settings.get("registry_url")
-        if not url:
-            raise RegistryUnavailable("the DLT registry address is not configured")
-        return url.rstrip("/")
+        return create_registry_app()
+
+    @classmethod
+    def sample_cases(cls) -> tuple[SampleCase, ...]:
+        somchai = Subject(pid="1101700123456", name_th="นายสมชาย ใจดี", name_en="Mr. Somchai Jaidee")
+        somying = Subject(pid="3100500678905", name_th="นางสาวสมหญิง รักไทย", name_en="Ms. Somying Rakthai")
+        return (SampleCase(DRIVING_LICENCE.id, subject=somchai, other=somying),)
 
     def fetch_record(self, document_type: DocumentType, subject: Subject) -> Record:
-        url = f"{self._base_url}/licences/{subject.pid}"
+        # The shared client does timeouts, retries, the breaker, credentials and the error
+        # mapping; settings are read on each call, so a changed registry address applies at once.
+        body = registry_client(self.id, self.settings, label="DLT").get_json(
+            "/licences/{pid}",
+            {"pid": subject.pid},
+            not_found_message="the DLT has no driving-licence record for this person",
+        )
         try:
-            response = self._http.get(url, timeout=self.settings.get("timeout", 5))
-        except requests.RequestException as exc:
-            raise RegistryUnavailable(f"DLT registry unreachable: {type(exc).__name__}") from exc
-        if response.status_code == 404:
-            raise RecordNotFound("the DLT has no driving-licence record for this person")
-        if response.status_code >= 500:
-            raise RegistryUnavailable(f"DLT registry answered {response.status_code}")
-        if response.status_code != 200:
-            raise RegistryRejected(f"DLT registry answered {response.status_code}")
-        try:
-            body = response.json()
             if body["pid"] != subject.pid:
                 raise RegistryRejected("DLT registry returned another person's record")
             return Record(
@@ -126,12 +120,19 @@ class DltIssuer(Issuer):
                     "licences": list(body["licences"]),
                 },
             )
-        except (ValueError, KeyError, TypeError) as exc:
+        except (KeyError, TypeError) as exc:
             raise RegistryRejected("DLT registry sent a record we cannot read") from exc
 
     def build_content(
         self, document_type: DocumentType, record: Record, document: DocumentInfo
     ) -> dict[str, Any]:
+        try:
+            return self._content(record, document)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            # A date that is not a date, a licence that is not an object: refused, not a crash.
+            raise RegistryRejected("DLT registry sent a record we cannot use") from exc
+
+    def _content(self, record: Record, document: DocumentInfo) -> dict[str, Any]:
         as_of = document.issued_at.date()
         licences = []
         for item in record.data["licences"]:

@@ -1,35 +1,63 @@
-"""Issuer plugin contract and registry."""
+"""Issuer plugin contract, settings and registry (docs/writing-an-issuer.md)."""
 
 from portal.issuing.contract import (
+    AUDIENCES,
     ConsentText,
     DocumentInfo,
     DocumentType,
     Issuer,
     IssuingError,
+    Mandate,
+    NotAuthorised,
     Record,
     RecordNotFound,
     RegistryRejected,
     RegistryUnavailable,
+    Requester,
+    SampleCase,
     Subject,
 )
 from portal.issuing.registry import (
     DuplicateIssuer,
+    InvalidIssuer,
     IssuerRegistry,
     discover_issuer_classes,
+    load_issuers,
+    validate_issuer_class,
+)
+from portal.issuing.settings import (
+    MASK,
+    STANDARD_SETTINGS,
+    IssuerSettingError,
+    IssuerSettings,
+    Setting,
 )
 
 __all__ = [
+    "AUDIENCES",
+    "MASK",
+    "STANDARD_SETTINGS",
     "ConsentText",
     "DocumentInfo",
     "DocumentType",
     "DuplicateIssuer",
+    "InvalidIssuer",
     "Issuer",
     "IssuerRegistry",
+    "IssuerSettingError",
+    "IssuerSettings",
     "IssuingError",
+    "Mandate",
+    "NotAuthorised",
     "Record",
     "RecordNotFound",
     "RegistryRejected",
     "RegistryUnavailable",
+    "Requester",
+    "SampleCase",
+    "Setting",
     "Subject",
     "discover_issuer_classes",
+    "load_issuers",
+    "validate_issuer_class",
 ]

@@ -8,24 +8,37 @@ issuing service does those around it.
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
+from portal.issuing.settings import Setting
+
 __all__ = [
+    "AUDIENCES",
     "ConsentText",
     "DocumentInfo",
     "DocumentType",
     "Issuer",
     "IssuingError",
+    "Mandate",
+    "NotAuthorised",
     "Record",
     "RecordNotFound",
     "RegistryUnavailable",
     "RegistryRejected",
+    "Requester",
+    "SampleCase",
     "Subject",
 ]
+
+#: Who a document type is for: a person about themself, a company's representative, an investor.
+AUDIENCES: tuple[str, ...] = ("citizen", "business", "investor")
+
+#: A WSGI application (the sample registry an issuer ships for the demo and the contract tests).
+WsgiApp = Callable[..., Iterable[bytes]]
 
 
 class IssuingError(Exception):
@@ -44,6 +57,13 @@ class RegistryUnavailable(IssuingError):
     """The agency's registry could not be reached or answered 5xx (transient: retry later)."""
 
     code = "registry_unavailable"
+
+
+class NotAuthorised(IssuingError):
+    """The registry does not list the requester as someone who may ask for this document
+    (e.g. not a director of the company): a plain answer, logged, never retried."""
+
+    code = "not_authorised"
 
 
 class RegistryRejected(IssuingError):
@@ -89,13 +109,80 @@ class DocumentType:
 
 
 @dataclass(frozen=True)
-class Subject:
-    """The person a document is about."""
+class Requester:
+    """The logged-in person asking for a document, when it is not about themselves alone.
 
-    #: 13-digit national ID.
-    pid: str
+    For a company's document (audience ``business`` or ``investor``) the issuer checks in its own
+    registry, at issue time, that this person may ask for it (a director or authorised
+    representative), raises :class:`NotAuthorised` otherwise, and prints who asked and under what
+    authority. A foreign investor has no ``pid``: ``passport_number`` and ``nationality`` instead.
+    """
+
+    pid: str | None = None
+    passport_number: str | None = None
+    #: ISO 3166 alpha-3 country of the passport.
+    nationality: str | None = None
     name_th: str | None = None
     name_en: str | None = None
+
+    @property
+    def identifier(self) -> str:
+        """How the registry knows them: the national ID, else ``<nationality>:<passport>``."""
+        return self.pid or f"{self.nationality}:{self.passport_number}"
+
+
+@dataclass(frozen=True)
+class Mandate:
+    """A registry's word that a person may act for a company (shown as "acting for")."""
+
+    juristic_id: str
+    name_th: str
+    name_en: str
+    #: ``director`` or ``authorised_representative``.
+    role: str
+    #: Id of the issuer whose registry vouched for it (``dbd`` for business, ``boi`` for investors).
+    source: str
+
+
+@dataclass(frozen=True)
+class Subject:
+    """Whom a document is about: a person (``pid``) or a juristic person (``juristic_id``)."""
+
+    #: 13-digit national ID of the person (None for a company's document).
+    pid: str | None = None
+    name_th: str | None = None
+    name_en: str | None = None
+    #: 13-digit juristic-person ID of the company the document is about.
+    juristic_id: str | None = None
+    #: Who asked, for a company's document (None when a person asks for their own document).
+    requester: Requester | None = None
+
+    @property
+    def kind(self) -> str:
+        """``company`` or ``person``."""
+        return "company" if self.juristic_id else "person"
+
+    @property
+    def id(self) -> str:
+        """The subject's 13-digit identifier (juristic ID for a company)."""
+        return self.juristic_id or self.pid or ""
+
+
+@dataclass(frozen=True)
+class SampleCase:
+    """A request the issuer's sample registry answers: one per document type at least.
+
+    The contract suite (tests/issuing/test_contract.py) issues ``subject``'s document from the
+    sample registry, and checks that ``other``'s record, answered in place of ``subject``'s, is
+    refused. The demo's sample people should be among these subjects.
+    """
+
+    #: Id of one of the issuer's document types.
+    document_type: str
+    #: Someone the sample registry holds a record for, usable for this document type.
+    subject: Subject
+    #: Someone else with a record there; every identifier of ``subject`` differs from theirs.
+    other: Subject
 
 
 @dataclass(frozen=True)
@@ -120,28 +207,72 @@ class Record:
     holder_name_th: str
     holder_name_en: str
     data: Mapping[str, Any] = field(default_factory=dict)
+    #: National IDs of the people whose personal data the record holds besides the subject
+    #: (a company's directors, a house's members): each gets an access event, shown to them in
+    #: "Who read my data".
+    named_people: tuple[str, ...] = ()
 
 
 class Issuer(abc.ABC):
-    """An agency's issuer module. Subclasses set the class-level metadata and two methods."""
+    """An agency's issuer module. Subclasses set the class-level metadata and two methods.
 
-    #: Short identifier ("dlt"), used in URLs, the CLI and the entry point name.
+    The registry checks the metadata when it loads the class (portal/issuing/registry.py) and
+    refuses to start with an incomplete one; docs/writing-an-issuer.md describes each part.
+    """
+
+    #: Short identifier ("dlt"; ``^[a-z][a-z0-9_]{1,31}$``), used in URLs, the CLI, settings names
+    #: (``ISSUER_DLT_…``) and as the entry point's name.
     id: ClassVar[str]
     name_th: ClassVar[str]
     name_en: ClassVar[str]
     document_types: ClassVar[tuple[DocumentType, ...]]
     #: Folder holding this issuer's templates, namespaced ``issuers/<id>/…``.
     template_folder: ClassVar[Path]
+    #: The issuer's own settings, besides the standard ones every issuer has
+    #: (:data:`portal.issuing.settings.STANDARD_SETTINGS`).
+    settings_schema: ClassVar[tuple[Setting, ...]] = ()
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
+        #: Checked, typed and read-only (an :class:`~portal.issuing.settings.IssuerSettings`
+        #: when the registry builds the issuer); secrets are masked when shown.
         self.settings = settings
+
+    @classmethod
+    def sample_registry(cls) -> WsgiApp | None:
+        """A WSGI app standing in for the agency's registry (demo and tests), or None.
+
+        Development mounts it at ``/_sample/<id>``; the contract suite serves it on loopback.
+        """
+        return None
+
+    @classmethod
+    def sample_cases(cls) -> tuple[SampleCase, ...]:
+        """Requests the sample registry answers, at least one per document type."""
+        return ()
 
     def document_type(self, type_id: str) -> DocumentType | None:
         return next((t for t in self.document_types if t.id == type_id), None)
 
+    #: Audiences this issuer's registry vouches mandates for (``("business",)`` for the DBD):
+    #: the portal asks :meth:`mandates_for` at login and again at request time.
+    provides_mandates: ClassVar[tuple[str, ...]] = ()
+
+    def mandates_for(self, requester: Requester) -> tuple[Mandate, ...]:
+        """The companies the registry lists ``requester`` as director or representative of.
+
+        Only issuers with ``provides_mandates`` implement it; raise :class:`RegistryUnavailable`
+        when the registry cannot be asked (the portal then refuses to guess).
+        """
+        return ()
+
     @abc.abstractmethod
     def fetch_record(self, document_type: DocumentType, subject: Subject) -> Record:
-        """Read the subject's record from the agency (raise RecordNotFound / RegistryUnavailable)."""
+        """Read the subject's record from the agency.
+
+        Raises RecordNotFound (no record for this subject), RegistryUnavailable (the registry did not
+        answer or answered 5xx: retried later) or RegistryRejected (an answer we cannot use: not the
+        expected shape, or another person's record); never anything else for a bad answer.
+        """
 
     @abc.abstractmethod
     def build_content(
@@ -151,5 +282,6 @@ class Issuer(abc.ABC):
 
         The portal adds ``document`` itself (number, verification code and URL, dates, titles,
         sample mark), the same for every issuer; ``document`` is passed here for what depends on
-        it, such as a licence's status on the day of issue.
+        it, such as a licence's status on the day of issue. A record whose content cannot be used
+        raises RegistryRejected here (the request fails with a plain reason), never another error.
         """

@@ -1,16 +1,22 @@
-"""Development PKI: a local root CA and one document-signing certificate per agency.
+"""Development PKI: a local root CA, one document-signing certificate per agency and a
+development time-stamping authority (TSA).
 
-What: :func:`ensure_dev_pki` creates, only when missing, a self-signed root CA and, for
-each agency, an ECDSA P-256 signing key with a certificate issued by that root. Files
-already present are never regenerated, so the call is safe at every start-up and from
+What: :func:`ensure_dev_pki` creates, only when missing, a self-signed root CA, for each
+agency an ECDSA P-256 signing key with a certificate issued by that root, and an RSA TSA
+key whose certificate (same root) has the critical extended key usage id-kp-timeStamping.
+Files already present are never regenerated, so the call is safe at every start-up and from
 several processes at once (an exclusive ``flock`` on ``<directory>/.lock`` serialises
-the creators).
+the creators); a PKI made before the TSA existed gets it on its next call.
 
 Why: developers and tests need certificates that pyHanko accepts (key usage
 ``nonRepudiation``, a document-signing extended key usage, AKI/SKI) without network
 access or a real CA. Every name carries "DEVELOPMENT" so that a document signed with
 these keys can never be mistaken for a production certificate. The private keys are
 stored unencrypted (mode 0600): acceptable for development only.
+
+The TSA key is RSA, which both pyHanko's in-process ``DummyTimeStamper`` (RSA only) and our
+faster development TSA behind ``TSA_URL=dev`` (:func:`portal.signing.timestamps.dev_timestamper`)
+sign with.
 
 The same function builds a second, *foreign* PKI for tests (another directory gives a
 root that nobody trusts).
@@ -31,13 +37,14 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 __all__ = [
     "DEV_ORGANIZATION",
     "DevPki",
     "DevPkiError",
+    "TSA_COMMON_NAME",
     "ensure_dev_pki",
     "signer_common_name",
 ]
@@ -50,13 +57,21 @@ DEV_ORGANIZATION = "Tra (DEVELOPMENT ONLY - NOT FOR PRODUCTION)"
 ROOT_COMMON_NAME = "Tra DEVELOPMENT Root CA"
 """Common name (CN) of the development root CA."""
 
+TSA_COMMON_NAME = "Tra DEVELOPMENT Time-Stamping Authority"
+"""Common name (CN) of the development TSA's certificate (``TSA_URL=dev``)."""
+
 ROOT_CERT_FILE = "root-ca.pem"
 ROOT_KEY_FILE = "root-ca.key.pem"
 AGENCY_KEY_FILE = "signing.key.pem"
 AGENCY_CERT_FILE = "signing.cert.pem"
+# Beside the root, not in a subdirectory: agency ids name the subdirectories ("tsa" could be one).
+TSA_KEY_FILE = "dev-tsa.key.pem"
+TSA_CERT_FILE = "dev-tsa.cert.pem"
+TSA_KEY_BITS = 2048
 
 ROOT_VALIDITY = dt.timedelta(days=20 * 365 + 5)
 SIGNER_VALIDITY = dt.timedelta(days=5 * 365 + 1)
+TSA_VALIDITY = dt.timedelta(days=10 * 365 + 2)
 CLOCK_SKEW = dt.timedelta(minutes=10)
 """Certificates start slightly in the past so that a skewed clock does not reject them."""
 
@@ -88,6 +103,12 @@ class DevPki:
     agency_paths: dict[str, tuple[Path, Path]]
     """Agency id -> ``(signing key path, signing certificate path)``."""
 
+    tsa_key_path: Path
+    """PEM private key (RSA, unencrypted, mode 0600) of the development TSA."""
+
+    tsa_cert_path: Path
+    """PEM certificate of the development TSA, issued by the development root."""
+
 
 def ensure_dev_pki(directory: Path, agencies: Mapping[str, str]) -> DevPki:
     """Create whatever is missing of the development PKI under ``directory``.
@@ -95,7 +116,8 @@ def ensure_dev_pki(directory: Path, agencies: Mapping[str, str]) -> DevPki:
     ``agencies`` maps an agency id (``"dlt"``; lower-case letters, digits, ``-``/``_``)
     to its English name (``"Department of Land Transport"``), used in the signing
     certificate's common name. Existing files are left untouched; a second call
-    creates nothing and returns the same paths.
+    creates nothing and returns the same paths. With no agencies, only the root and the
+    TSA are ensured (what ``TSA_URL=dev`` needs).
     """
     directory = Path(directory)
     for agency_id, english_name in agencies.items():
@@ -107,10 +129,13 @@ def ensure_dev_pki(directory: Path, agencies: Mapping[str, str]) -> DevPki:
     directory.mkdir(parents=True, exist_ok=True)
     root_cert_path = directory / ROOT_CERT_FILE
     root_key_path = directory / ROOT_KEY_FILE
+    tsa_key_path = directory / TSA_KEY_FILE
+    tsa_cert_path = directory / TSA_CERT_FILE
     agency_paths: dict[str, tuple[Path, Path]] = {}
 
     with _locked(directory):
         root_cert, root_key = _ensure_root(root_cert_path, root_key_path)
+        _ensure_tsa(tsa_key_path, tsa_cert_path, root_cert, root_key)
         for agency_id, english_name in agencies.items():
             key_path = directory / agency_id / AGENCY_KEY_FILE
             cert_path = directory / agency_id / AGENCY_CERT_FILE
@@ -121,6 +146,8 @@ def ensure_dev_pki(directory: Path, agencies: Mapping[str, str]) -> DevPki:
         root_cert_path=root_cert_path,
         root_key_path=root_key_path,
         agency_paths=agency_paths,
+        tsa_key_path=tsa_key_path,
+        tsa_cert_path=tsa_cert_path,
     )
 
 
@@ -138,7 +165,7 @@ def _locked(directory: Path) -> Iterator[None]:
 def _ensure_root(cert_path: Path, key_path: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
     """Load the root CA, or create it when neither of its files exists."""
     if cert_path.exists() and key_path.exists():
-        return _load_cert(cert_path), _load_ec_key(key_path)
+        return _load_cert(cert_path), _load_key(key_path, ec.EllipticCurvePrivateKey)
     if cert_path.exists() or key_path.exists():
         raise DevPkiError(
             f"half a development root CA in {cert_path.parent}: "
@@ -158,20 +185,7 @@ def _ensure_root(cert_path: Path, key_path: Path) -> tuple[x509.Certificate, ec.
         .not_valid_before(now - CLOCK_SKEW)
         .not_valid_after(now + ROOT_VALIDITY)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(_key_usage(key_cert_sign=True, crl_sign=True), critical=True)
         .add_extension(ski, critical=False)
         .sign(key, hashes.SHA256())
     )
@@ -189,30 +203,83 @@ def _ensure_agency(
     root_key: ec.EllipticCurvePrivateKey,
 ) -> None:
     """Create an agency's signing key and certificate unless both already exist."""
+
+    def issue(public_key) -> x509.Certificate:
+        now = dt.datetime.now(dt.UTC)
+        return issue_signer_certificate(
+            public_key,
+            common_name=signer_common_name(english_name),
+            root_cert=root_cert,
+            root_key=root_key,
+            not_before=now - CLOCK_SKEW,
+            not_after=min(now + SIGNER_VALIDITY, root_cert.not_valid_after_utc),
+        )
+
+    _ensure_leaf(
+        key_path,
+        cert_path,
+        key_type=ec.EllipticCurvePrivateKey,
+        new_key=lambda: ec.generate_private_key(ec.SECP256R1()),
+        issue=issue,
+    )
+
+
+def _ensure_tsa(
+    key_path: Path, cert_path: Path, root_cert: x509.Certificate, root_key: ec.EllipticCurvePrivateKey
+) -> None:
+    """Create the development TSA's key and certificate unless both already exist."""
+
+    def issue(public_key) -> x509.Certificate:
+        now = dt.datetime.now(dt.UTC)
+        root_ski = root_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
+        return (
+            x509.CertificateBuilder()
+            .subject_name(_name(TSA_COMMON_NAME))
+            .issuer_name(root_cert.subject)
+            .public_key(public_key)
+            .serial_number(_serial())
+            .not_valid_before(now - CLOCK_SKEW)
+            .not_valid_after(min(now + TSA_VALIDITY, root_cert.not_valid_after_utc))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(_key_usage(digital_signature=True), critical=True)
+            # RFC 3161 2.3: exactly one key purpose, id-kp-timeStamping, and the extension critical.
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(root_ski.value),
+                critical=False,
+            )
+            .sign(root_key, hashes.SHA256())
+        )
+
+    _ensure_leaf(
+        key_path,
+        cert_path,
+        key_type=rsa.RSAPrivateKey,
+        new_key=lambda: rsa.generate_private_key(public_exponent=65537, key_size=TSA_KEY_BITS),
+        issue=issue,
+    )
+
+
+def _ensure_leaf(key_path: Path, cert_path: Path, *, key_type: type, new_key, issue) -> None:
+    """Create a key (``new_key()``) and its certificate (``issue(public_key)``) unless both exist.
+
+    A key without its certificate keeps the key and gets a certificate; a certificate without
+    its key is useless and is replaced together with a new key (and the reason logged).
+    """
     if key_path.exists() and cert_path.exists():
         return
     if cert_path.exists():
-        # A certificate without its key is useless; replace it (and log why).
-        logger.warning("signing key %s missing; issuing a new key and certificate", key_path)
+        logger.warning("key %s missing; issuing a new key and certificate", key_path)
     key_path.parent.mkdir(parents=True, exist_ok=True)
 
     if key_path.exists():
-        key = _load_ec_key(key_path)  # keep an existing key, issue its certificate
+        key = _load_key(key_path, key_type)
     else:
-        key = ec.generate_private_key(ec.SECP256R1())
+        key = new_key()
         _write_key(key_path, key)
-
-    now = dt.datetime.now(dt.UTC)
-    cert = issue_signer_certificate(
-        key.public_key(),
-        common_name=signer_common_name(english_name),
-        root_cert=root_cert,
-        root_key=root_key,
-        not_before=now - CLOCK_SKEW,
-        not_after=min(now + SIGNER_VALIDITY, root_cert.not_valid_after_utc),
-    )
-    _write_cert(cert_path, cert)
-    logger.info("issued development signing certificate %s", cert_path)
+    _write_cert(cert_path, issue(key.public_key()))
+    logger.info("issued development certificate %s", cert_path)
 
 
 def issue_signer_certificate(
@@ -236,20 +303,8 @@ def issue_signer_certificate(
         .not_valid_before(not_before)
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=True,  # a.k.a. nonRepudiation, required by pyHanko
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        # content_commitment, a.k.a. nonRepudiation, is required by pyHanko for signers
+        .add_extension(_key_usage(digital_signature=True, content_commitment=True), critical=True)
         .add_extension(
             x509.ExtendedKeyUsage(
                 [
@@ -283,6 +338,22 @@ def signer_common_name(english_name: str) -> str:
     return name[: _MAX_CN - len("... (DEVELOPMENT)")].rstrip() + "... (DEVELOPMENT)"
 
 
+def _key_usage(**granted: bool) -> x509.KeyUsage:
+    """A key usage extension with the named bits set and every other bit clear."""
+    bits = (
+        "digital_signature",
+        "content_commitment",
+        "key_encipherment",
+        "data_encipherment",
+        "key_agreement",
+        "key_cert_sign",
+        "crl_sign",
+        "encipher_only",
+        "decipher_only",
+    )
+    return x509.KeyUsage(**{bit: granted.get(bit, False) for bit in bits})
+
+
 def _name(common_name: str) -> x509.Name:
     return x509.Name(
         [
@@ -305,17 +376,19 @@ def _load_cert(path: Path) -> x509.Certificate:
         raise DevPkiError(f"{path} is not a PEM certificate") from exc
 
 
-def _load_ec_key(path: Path) -> ec.EllipticCurvePrivateKey:
+def _load_key(path: Path, key_type: type):
+    """The unencrypted PEM private key at ``path``, which must be a ``key_type``."""
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except (ValueError, TypeError) as exc:
         raise DevPkiError(f"{path} is not an unencrypted PEM private key") from exc
-    if not isinstance(key, ec.EllipticCurvePrivateKey):
-        raise DevPkiError(f"{path} is not an EC private key")
+    if not isinstance(key, key_type):
+        kind = "an EC" if key_type is ec.EllipticCurvePrivateKey else "an RSA"
+        raise DevPkiError(f"{path} is not {kind} private key")
     return key
 
 
-def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
+def _write_key(path: Path, key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> None:
     pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,

@@ -4,6 +4,9 @@ What: :func:`agency_signature_level` reads the configured PAdES level of an agen
 :func:`trust_services` returns the process's :class:`~portal.signing.signer.TrustServices`
 (TSA client and revocation cache) for a configuration, built on first use.
 
+``TSA_URL=dev`` selects the in-process development TSA of the development PKI under
+``DEV_PKI_DIR`` (created there if missing) instead of an HTTP client.
+
 Why one per process: the TSA client caches its dummy token and the revocation cache its OCSP
 responses and CRLs; both would be refetched for every document if rebuilt per call. Nothing
 is built at import time.
@@ -13,13 +16,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from asn1crypto import x509
+from pyhanko.sign.timestamps import TimeStamper
 
+from .devpki import ensure_dev_pki
 from .keys import certificate_key_id
 from .revinfo import DEFAULT_FETCH_TIMEOUT, RevocationCache
 from .signer import SignatureLevel, TrustServices, parse_signature_level
-from .timestamps import DEFAULT_TSA_TIMEOUT, http_timestamper
+from .timestamps import DEFAULT_TSA_TIMEOUT, dev_timestamper, http_timestamper, is_dev_tsa_url
 
 __all__ = ["agency_signature_level", "trust_services"]
 
@@ -37,20 +43,36 @@ def agency_signature_level(config: Mapping, agency: str) -> SignatureLevel:
 
 
 def trust_services(config: Mapping, trust_roots: Sequence[x509.Certificate]) -> TrustServices | None:
-    """The process's TSA client and revocation cache for ``TSA_URL``; ``None`` without a TSA."""
+    """The process's TSA client and revocation cache for ``TSA_URL``; ``None`` without a TSA.
+
+    ``TSA_URL=dev``: the development TSA, whose files live in ``DEV_PKI_DIR``.
+    """
     url = config.get("TSA_URL")
     if not url:
         return None
     tsa_timeout = float(config.get("TSA_TIMEOUT_SECONDS") or DEFAULT_TSA_TIMEOUT)
     fetch_timeout = float(config.get("REVOCATION_FETCH_TIMEOUT_SECONDS") or DEFAULT_FETCH_TIMEOUT)
-    key = (url, tsa_timeout, fetch_timeout, tuple(sorted(certificate_key_id(c) for c in trust_roots)))
+    # The development TSA of another PKI directory is another TSA.
+    where = config.get("DEV_PKI_DIR") if is_dev_tsa_url(url) else None
+    roots = tuple(sorted(certificate_key_id(c) for c in trust_roots))
+    key = (url, where, tsa_timeout, fetch_timeout, roots)
     services = _cache.get(key)
     if services is None:
         with _lock:
             services = _cache.get(key)
             if services is None:
                 services = _cache[key] = TrustServices(
-                    timestamper=http_timestamper(url, timeout=tsa_timeout),
+                    timestamper=_timestamper(config, url, tsa_timeout),
                     revocation=RevocationCache(trust_roots, timeout=fetch_timeout) if trust_roots else None,
                 )
     return services
+
+
+def _timestamper(config: Mapping, url: str, timeout: float) -> TimeStamper:
+    if not is_dev_tsa_url(url):
+        return http_timestamper(url, timeout=timeout)
+    directory = config.get("DEV_PKI_DIR")
+    if not directory:
+        raise ValueError("TSA_URL=dev needs DEV_PKI_DIR (the development PKI directory)")
+    pki = ensure_dev_pki(Path(directory), {})  # the root and the TSA; adds the TSA to an older PKI
+    return dev_timestamper(pki.tsa_cert_path, pki.tsa_key_path)

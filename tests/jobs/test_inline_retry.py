@@ -13,7 +13,8 @@ def test_try_again_inline_reissues_the_same_request(app, client, login, db_sessi
     with app.app_context():
         dlt = runtime.issuers().get("dlt")
     good = dlt.settings["registry_url"]
-    monkeypatch.setitem(dlt.settings, "registry_url", "http://127.0.0.1:9")  # nothing listens there
+    # Nothing listens there. Settings are read-only: the issuer gets a changed copy.
+    monkeypatch.setattr(dlt, "settings", dlt.settings.replace(registry_url="http://127.0.0.1:9"))
 
     response = client.post("/documents/dlt/driving-licence/request", data={"consent": "yes"})
     assert response.status_code == 302
@@ -24,7 +25,7 @@ def test_try_again_inline_reissues_the_same_request(app, client, login, db_sessi
     assert request.attempts == 1  # inline: no retries
     assert f"/requests/{request_id}/retry" in client.get(status_url).text
 
-    monkeypatch.setitem(dlt.settings, "registry_url", good)
+    monkeypatch.setattr(dlt, "settings", dlt.settings.replace(registry_url=good))
     again = client.post(f"/requests/{request_id}/retry")
     assert again.status_code == 302 and again.headers["Location"].endswith(f"/requests/{request_id}")
     db_session.expire_all()
