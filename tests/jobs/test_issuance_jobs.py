@@ -171,9 +171,11 @@ def test_two_runs_at_once_issue_one_certificate(jobs_app, registry):
 def test_a_worker_killed_mid_job_is_replaced_by_another_that_finishes_it(
     jobs_env, jobs_app, workers, registry
 ):
-    first = workers.start(scheduler=False)
+    # The job sits in the registry call until the worker is killed there, however long the
+    # second worker takes to start on a loaded machine: one long read, no retries in the call.
+    first = workers.start(scheduler=False, ISSUER_DLT_TIMEOUT="90", ISSUER_DLT_RETRIES="0")
     workers.wait_ready(first)
-    registry.delay = 4.0  # the job sits in the registry call long enough to be killed there
+    registry.delay = 60.0
     request_id = new_request(jobs_app)
     wait_for(lambda: registry.calls and state(jobs_app, request_id)["status"] == "fetching", what="job start")
     job = Job.fetch(issuance_job_id_for(jobs_app, request_id), connection=Redis.from_url(REDIS_URL))
