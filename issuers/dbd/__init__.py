@@ -1,0 +1,271 @@
+"""Department of Business Development (กรมพัฒนาธุรกิจการค้า): company registration affidavit.
+
+The affidavit (หนังสือรับรองการจดทะเบียนนิติบุคคล) states a company's particulars as registered on
+the day of issue. On Tra it is asked for by a person on the company's behalf: the DBD record read
+at issue time must list them as a director or authorised representative, and the document says
+who asked, for which company, under what authority and when the register was checked.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+from issuers.amounts import english_baht_text, thai_baht_text
+from issuers.juristic import (
+    ROLES,
+    checked_at_texts,
+    dedupe,
+    entitled_requester,
+    iso_date,
+    parse_mandates,
+    parse_people,
+    required_dict,
+    required_text,
+    text_pairs,
+    whole_number,
+)
+from portal import clock
+from portal.issuing import (
+    ConsentText,
+    DocumentInfo,
+    DocumentType,
+    Issuer,
+    Mandate,
+    Record,
+    RecordNotFound,
+    RegistryRejected,
+    Requester,
+    SampleCase,
+    Setting,
+    Subject,
+)
+from portal.issuing.http import registry_client
+from portal.rendering import pid_is_valid
+
+LABEL = "DBD"
+
+#: Company statuses as the register codes them: (Thai, English).
+STATUSES: dict[str, tuple[str, str]] = {
+    "active": ("ยังดำเนินกิจการอยู่", "Active"),
+    "restored": ("คืนสู่ทะเบียน", "Restored to the register"),
+    "dissolved": ("เลิก", "Dissolved"),
+    "liquidated": ("เสร็จการชำระบัญชี", "Liquidation completed"),
+    "deserted": ("ร้าง", "Struck off as deserted"),
+    "amalgamated": ("ควบรวม", "Amalgamated"),
+}
+
+COMPANY_AFFIDAVIT = DocumentType(
+    id="company-affidavit",
+    title_th="หนังสือรับรองการจดทะเบียนนิติบุคคล",
+    title_en="Company Registration Affidavit",
+    summary_th="รับรองรายการจดทะเบียนของบริษัท ได้แก่ ชื่อ ทุนจดทะเบียน กรรมการ อำนาจกรรมการ วัตถุประสงค์ "
+    "และที่ตั้งสำนักงานใหญ่ ตามทะเบียนของกรมพัฒนาธุรกิจการค้า ณ วันที่ออกหนังสือ "
+    "ขอได้โดยกรรมการหรือผู้รับมอบอำนาจของบริษัท",
+    summary_en="Certifies a company's registered particulars (name, capital, directors and their "
+    "signing authority, objectives, head office) as recorded by the Department of Business "
+    "Development on the day of issue. Requested by a director or authorised representative.",
+    audience="business",
+    # No legal validity period; banks and agencies usually want one under 90 days old.
+    validity_days=90,
+    template="issuers/dbd/company_affidavit.html",
+    consent=ConsentText(
+        version="dbd-company-affidavit-1",
+        fields_th=(
+            "ชื่อบริษัท (ไทยและอังกฤษ) เลขทะเบียนนิติบุคคล ประเภท วันที่จดทะเบียน และสถานะ",
+            "ทุนจดทะเบียนและที่ตั้งสำนักงานใหญ่",
+            "วัตถุประสงค์ของบริษัท",
+            "ชื่อกรรมการและอำนาจกรรมการ",
+            "รายการของท่านในฐานะกรรมการหรือผู้รับมอบอำนาจ เพื่อตรวจสอบอำนาจในการขอหนังสือรับรอง",
+        ),
+        fields_en=(
+            "Company name (Thai and English), registration number, type, registration date and status",
+            "Registered capital and head-office address",
+            "The company's objectives",
+            "Directors' names and their signing authority",
+            "Your own entry as director or authorised representative, to check that you may ask",
+        ),
+        purpose_th="เพื่อออกหนังสือรับรองการจดทะเบียนนิติบุคคลของบริษัทที่ท่านกระทำการแทน",
+        purpose_en="To issue the registration affidavit of the company you act for",
+    ),
+    fee_baht=0,
+)
+
+SIGNATORY = {
+    "name_th": "นางสาวรัตนา ตัวอย่าง",
+    "name_en": "Ms. Rattana Tuayang",
+    "position_th": "นายทะเบียนหุ้นส่วนบริษัท",
+    "position_en": "Registrar of Partnerships and Companies",
+    "on_behalf_th": "สำนักงานทะเบียนหุ้นส่วนบริษัทกลาง",
+    "on_behalf_en": "Central Partnership and Company Registration Office",
+}
+
+
+class DbdIssuer(Issuer):
+    """Reads company records from the DBD register over HTTP, and vouches for business mandates."""
+
+    id: ClassVar[str] = "dbd"
+    name_th: ClassVar[str] = "กรมพัฒนาธุรกิจการค้า"
+    name_en: ClassVar[str] = "Department of Business Development"
+    ministry_th: ClassVar[str] = "กระทรวงพาณิชย์"
+    ministry_en: ClassVar[str] = "Ministry of Commerce"
+    address_th: ClassVar[str] = "563 ถนนนนทบุรี ตำบลบางกระสอ อำเภอเมืองนนทบุรี จังหวัดนนทบุรี 11000"
+    address_en: ClassVar[str] = "563 Nonthaburi Road, Bang Kra So, Mueang Nonthaburi, Nonthaburi 11000"
+    document_types: ClassVar[tuple[DocumentType, ...]] = (COMPANY_AFFIDAVIT,)
+    template_folder: ClassVar[Path] = Path(__file__).with_name("templates")
+    #: Only the standard settings (registry_url, token, mutual TLS, timeout, retries, level, enabled).
+    settings_schema: ClassVar[tuple[Setting, ...]] = ()
+    provides_mandates: ClassVar[tuple[str, ...]] = ("business",)
+
+    @classmethod
+    def sample_registry(cls):
+        from issuers.dbd.sample_registry import create_registry_app
+
+        return create_registry_app()
+
+    @classmethod
+    def sample_cases(cls) -> tuple[SampleCase, ...]:
+        somchai = Requester(pid="1101700123456", name_th="นายสมชาย ใจดี", name_en="Mr. Somchai Jaidee")
+        wichai = Requester(pid="5709900124574", name_th="นายวิชัย ศรีสุข", name_en="Mr. Wichai Srisuk")
+        company_a = Subject(
+            juristic_id="0105556012341",
+            name_th="บริษัท ตราทดสอบ จำกัด",
+            name_en="Tra Test Company Limited",
+            requester=somchai,
+        )
+        company_b = Subject(
+            juristic_id="0105560098760",
+            name_th="บริษัท สยามตัวอย่าง จำกัด",
+            name_en="Siam Sample Company Limited",
+            requester=wichai,
+        )
+        return (SampleCase(COMPANY_AFFIDAVIT.id, subject=company_a, other=company_b),)
+
+    def _client(self):
+        return registry_client(self.id, self.settings, label=LABEL)
+
+    def mandates_for(self, requester: Requester) -> tuple[Mandate, ...]:
+        """The companies whose DBD record lists ``requester`` as director or representative."""
+        if not (requester.pid or (requester.passport_number and requester.nationality)):
+            return ()
+        body = self._client().get_json(
+            "/people/{identifier}/mandates",
+            {"identifier": requester.identifier},
+            not_found_message="the DBD has no record of this person",
+        )
+        return parse_mandates(body, key="mandates", source=self.id, label=LABEL)
+
+    def fetch_record(self, document_type: DocumentType, subject: Subject) -> Record:
+        if not pid_is_valid(subject.juristic_id or ""):
+            raise RecordNotFound("a company registration affidavit needs a valid juristic-person number")
+        checked_at = clock.now()
+        body = self._client().get_json(
+            "/companies/{juristic_id}",
+            {"juristic_id": subject.juristic_id},
+            not_found_message="the DBD has no company registered under this number",
+        )
+        body = required_dict(body, "a company record", LABEL)
+        # Whose record it is comes first: another company's record is the registry's fault
+        # (RegistryRejected), not a reason to tell the person they may not ask.
+        if body.get("juristic_id") != subject.juristic_id:
+            raise RegistryRejected("DBD registry returned another company's record")
+        company = self._company(body)
+        directors = parse_people(body.get("directors"), role="director", label=LABEL, with_may_sign=True)
+        if not directors:
+            raise RegistryRejected("DBD registry sent a company record without directors")
+        representatives = parse_people(
+            body.get("authorised_representatives"),
+            role="authorised_representative",
+            label=LABEL,
+            required=False,
+        )
+        entitled = entitled_requester(
+            subject.requester, [*directors, *representatives], company_label="DBD register"
+        )
+        return Record(
+            reference=required_text(body, "record_id", LABEL),
+            holder_name_th=company["name_th"],
+            holder_name_en=company["name_en"],
+            data={
+                **company,
+                "directors": [d.as_printed() for d in directors],
+                "requester": entitled.as_data(),
+                "checked_at": checked_at.isoformat(),
+            },
+            named_people=dedupe([p.pid for p in (*directors, *representatives) if p.pid]),
+        )
+
+    @staticmethod
+    def _company(body: dict[str, Any]) -> dict[str, Any]:
+        """The company's particulars, each checked; RegistryRejected for anything unusable."""
+        status = body.get("status")
+        if not isinstance(status, str) or status not in STATUSES:
+            raise RegistryRejected("DBD registry sent a company record with an unknown status")
+        return {
+            "juristic_id": body["juristic_id"],
+            "status": status,
+            "registered_on": iso_date(body, "registered_on", LABEL),
+            "registered_capital_baht": whole_number(body, "registered_capital_baht", LABEL),
+            "objectives": text_pairs(body, "objectives", LABEL),
+            **{
+                key: required_text(body, key, LABEL)
+                for key in (
+                    "name_th",
+                    "name_en",
+                    "type_th",
+                    "type_en",
+                    "address_th",
+                    "address_en",
+                    "signing_authority_th",
+                    "signing_authority_en",
+                )
+            },
+        }
+
+    def build_content(
+        self, document_type: DocumentType, record: Record, document: DocumentInfo
+    ) -> dict[str, Any]:
+        try:
+            return self._content(record)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise RegistryRejected("DBD registry sent a record we cannot use") from exc
+
+    def _content(self, record: Record) -> dict[str, Any]:
+        data = record.data
+        capital = int(data["registered_capital_baht"])
+        status_th, status_en = STATUSES[data["status"]]
+        requester = dict(data["requester"])
+        requester["role_th"], requester["role_en"] = ROLES[requester["role"]]
+        checked = checked_at_texts(datetime.fromisoformat(data["checked_at"]))
+        return {
+            "agency": {
+                "name_th": self.name_th,
+                "name_en": self.name_en,
+                "ministry_th": self.ministry_th,
+                "ministry_en": self.ministry_en,
+                "address_th": self.address_th,
+                "address_en": self.address_en,
+            },
+            "company": {
+                "name_th": data["name_th"],
+                "name_en": data["name_en"],
+                "juristic_id": data["juristic_id"],
+                "type_th": data["type_th"],
+                "type_en": data["type_en"],
+                "registered_on": date.fromisoformat(data["registered_on"]),
+                "capital_figures": f"{capital:,}",
+                "capital_words_th": thai_baht_text(capital),
+                "capital_words_en": english_baht_text(capital),
+                "address_th": data["address_th"],
+                "address_en": data["address_en"],
+                "signing_authority_th": data["signing_authority_th"],
+                "signing_authority_en": data["signing_authority_en"],
+                "status_th": status_th,
+                "status_en": status_en,
+            },
+            "directors": [{"name_th": d["name_th"], "name_en": d["name_en"]} for d in data["directors"]],
+            "objectives": [{"th": th, "en": en} for th, en in data["objectives"]],
+            "requester": {**requester, "checked_th": checked["th"], "checked_en": checked["en"]},
+            "signatory": SIGNATORY,
+        }
