@@ -1,4 +1,5 @@
-"""Department of Land Transport (กรมการขนส่งทางบก): driving-licence certificate."""
+"""Department of Land Transport (กรมการขนส่งทางบก): driving-licence certificate, and the vehicle
+registration certificates of a person or a company (issuers/dlt/vehicles.py)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,17 @@ from portal.issuing import (
     Issuer,
     Record,
     RegistryRejected,
+    Requester,
     SampleCase,
     Setting,
     Subject,
 )
 from portal.issuing.http import registry_client
+
+from .vehicles import COMPANY_VEHICLE_REGISTRATION, VEHICLE_REGISTRATION, vehicle_content, vehicle_record
+
+#: The vehicle certificates (a person's, a company's): one registry call, one template.
+VEHICLE_TYPE_IDS = frozenset({VEHICLE_REGISTRATION.id, COMPANY_VEHICLE_REGISTRATION.id})
 
 #: Licence kinds as the registry codes them: (Thai, English).
 LICENCE_KINDS: dict[str, tuple[str, str]] = {
@@ -82,7 +89,11 @@ class DltIssuer(Issuer):
     address_th: ClassVar[str] = "1032 ถนนพหลโยธิน แขวงจอมพล เขตจตุจักร กรุงเทพมหานคร 10900"
     address_en: ClassVar[str] = "1032 Phahonyothin Road, Chom Phon, Chatuchak, Bangkok 10900"
     number_prefix: ClassVar[str] = "ขบ"
-    document_types: ClassVar[tuple[DocumentType, ...]] = (DRIVING_LICENCE,)
+    document_types: ClassVar[tuple[DocumentType, ...]] = (
+        DRIVING_LICENCE,
+        VEHICLE_REGISTRATION,
+        COMPANY_VEHICLE_REGISTRATION,
+    )
     template_folder: ClassVar[Path] = Path(__file__).with_name("templates")
     #: Only the standard settings (registry_url, token, mutual TLS, timeout, retries, level, enabled).
     settings_schema: ClassVar[tuple[Setting, ...]] = ()
@@ -97,9 +108,27 @@ class DltIssuer(Issuer):
     def sample_cases(cls) -> tuple[SampleCase, ...]:
         somchai = Subject(pid="1101700123456", name_th="นายสมชาย ใจดี", name_en="Mr. Somchai Jaidee")
         somying = Subject(pid="3100500678905", name_th="นางสาวสมหญิง รักไทย", name_en="Ms. Somying Rakthai")
-        return (SampleCase(DRIVING_LICENCE.id, subject=somchai, other=somying),)
+        company_a = Subject(
+            juristic_id="0105556012341",
+            name_th="บริษัท ตราทดสอบ จำกัด",
+            name_en="Tra Test Company Limited",
+            requester=Requester(pid=somchai.pid, name_th=somchai.name_th, name_en=somchai.name_en),
+        )
+        company_b = Subject(
+            juristic_id="0105560098760",
+            name_th="บริษัท สยามตัวอย่าง จำกัด",
+            name_en="Siam Sample Company Limited",
+            requester=Requester(pid="5709900124574", name_th="นายวิชัย ศรีสุข", name_en="Mr. Wichai Srisuk"),
+        )
+        return (
+            SampleCase(DRIVING_LICENCE.id, subject=somchai, other=somying),
+            SampleCase(VEHICLE_REGISTRATION.id, subject=somchai, other=somying),
+            SampleCase(COMPANY_VEHICLE_REGISTRATION.id, subject=company_a, other=company_b),
+        )
 
     def fetch_record(self, document_type: DocumentType, subject: Subject) -> Record:
+        if document_type.id in VEHICLE_TYPE_IDS:
+            return self._fetch_vehicles(subject)
         # The shared client does timeouts, retries, the breaker, credentials and the error
         # mapping; settings are read on each call, so a changed registry address applies at once.
         body = registry_client(self.id, self.settings, label="DLT").get_json(
@@ -123,14 +152,42 @@ class DltIssuer(Issuer):
         except (KeyError, TypeError) as exc:
             raise RegistryRejected("DLT registry sent a record we cannot read") from exc
 
+    def _fetch_vehicles(self, subject: Subject) -> Record:
+        # A person's vehicles by national ID, a company's by juristic ID: one endpoint. The
+        # company's mandate was checked by the portal with the DBD (see issuers/dlt/vehicles.py).
+        body = registry_client(self.id, self.settings, label="DLT").get_json(
+            "/vehicles/by-owner/{owner_id}",
+            {"owner_id": subject.id},
+            not_found_message="the DLT has no vehicle registered to this owner",
+        )
+        return vehicle_record(body, subject)
+
     def build_content(
         self, document_type: DocumentType, record: Record, document: DocumentInfo
     ) -> dict[str, Any]:
         try:
+            if document_type.id in VEHICLE_TYPE_IDS:
+                return (
+                    self._agency()
+                    | vehicle_content(record, document.issued_at.date())
+                    | {"signatory": SIGNATORY}
+                )
             return self._content(record, document)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             # A date that is not a date, a licence that is not an object: refused, not a crash.
             raise RegistryRejected("DLT registry sent a record we cannot use") from exc
+
+    def _agency(self) -> dict[str, Any]:
+        return {
+            "agency": {
+                "name_th": self.name_th,
+                "name_en": self.name_en,
+                "ministry_th": self.ministry_th,
+                "ministry_en": self.ministry_en,
+                "address_th": self.address_th,
+                "address_en": self.address_en,
+            }
+        }
 
     def _content(self, record: Record, document: DocumentInfo) -> dict[str, Any]:
         as_of = document.issued_at.date()
