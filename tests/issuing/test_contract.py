@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import threading
 from collections.abc import Iterator
 from dataclasses import fields
 from datetime import datetime
+from pathlib import Path
 from urllib.parse import quote, unquote
 
 import pytest
@@ -175,6 +177,10 @@ def test_sample_request_renders_signs_and_validates(app, app_ctx, serve, cls, ca
     )
     check = check_pdf_signature(signed, runtime.trust_roots())
     assert check.finding == FileFinding.INTACT, check
+    keep = os.environ.get("TRA_KEEP_SAMPLE_PDFS")  # a folder: keep each signed sample to look at it
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        (Path(keep) / f"{cls.id}-{case.document_type}.pdf").write_bytes(signed)
 
 
 # --- bad records are refused cleanly --------------------------------------------------------------------
