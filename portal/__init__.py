@@ -105,8 +105,8 @@ def _check_signature_levels(app: Flask, registry) -> None:
     """Refuse to start with a signature level that does not exist, or one that needs a
     time-stamping authority when none is configured (otherwise every issuance would fail).
 
-    ``TSA_URL=dev`` (the development TSA) is refused in production unless the portal issues
-    SAMPLE documents, and serves B-T only: its certificate names no OCSP responder or CRL.
+    ``TSA_URL=dev`` (the development TSA, and for B-LT/B-LTA the development CRL served
+    in-process) is refused in production unless the portal issues SAMPLE documents.
     """
     from portal.signing.services import agency_signature_level
     from portal.signing.timestamps import is_dev_tsa_url
@@ -114,8 +114,8 @@ def _check_signature_levels(app: Flask, registry) -> None:
     dev_tsa = is_dev_tsa_url(app.config.get("TSA_URL"))
     if dev_tsa and app.config["ENV_NAME"] == "production" and not app.config.get("SAMPLE_DOCUMENTS"):
         raise RuntimeError(
-            "TSA_URL=dev is the development time-stamping authority, not for production: "
-            "set TSA_URL to the address of a real RFC 3161 TSA"
+            "TSA_URL=dev is the development time-stamping authority (and development CRL), not for "
+            "production: set TSA_URL to the address of a real RFC 3161 TSA"
         )
     for issuer in registry:
         try:
@@ -126,12 +126,6 @@ def _check_signature_levels(app: Flask, registry) -> None:
             raise RuntimeError(
                 f"agency {issuer.id!r} signs at {level.value}, which needs a time-stamping authority: "
                 f"set TSA_URL, or SIGNATURE_LEVEL / SIGNATURE_LEVEL_{issuer.id.upper()} to B-B"
-            )
-        if level.needs_revocation_info and dev_tsa:
-            raise RuntimeError(
-                f"agency {issuer.id!r} signs at {level.value}, but the development time-stamping "
-                f"authority (TSA_URL=dev) serves B-T only: set TSA_URL to a real TSA, or "
-                f"SIGNATURE_LEVEL / SIGNATURE_LEVEL_{issuer.id.upper()} to B-T or B-B"
             )
 
 

@@ -8,6 +8,12 @@ Files already present are never regenerated, so the call is safe at every start-
 several processes at once (an exclusive ``flock`` on ``<directory>/.lock`` serialises
 the creators); a PKI made before the TSA existed gets it on its next call.
 
+Every signer and TSA certificate names the development CRL, :data:`DEV_CRL_URL`, as its CRL
+distribution point: a reserved ``.invalid`` name (RFC 2606) that never resolves, answered
+in-process by :mod:`portal.signing.devcrl`, so that the demo can sign at B-LT/B-LTA without
+network. A certificate made before that (without the distribution point) is re-issued for the
+same key on the next call.
+
 Why: developers and tests need certificates that pyHanko accepts (key usage
 ``nonRepudiation``, a document-signing extended key usage, AKI/SKI) without network
 access or a real CA. Every name carries "DEVELOPMENT" so that a document signed with
@@ -41,6 +47,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 __all__ = [
+    "DEV_CRL_URL",
     "DEV_ORGANIZATION",
     "DevPki",
     "DevPkiError",
@@ -59,6 +66,10 @@ ROOT_COMMON_NAME = "Tra DEVELOPMENT Root CA"
 
 TSA_COMMON_NAME = "Tra DEVELOPMENT Time-Stamping Authority"
 """Common name (CN) of the development TSA's certificate (``TSA_URL=dev``)."""
+
+DEV_CRL_URL = "http://dev-pki.tra.invalid/root.crl"
+"""CRL distribution point of every development leaf certificate. ``.invalid`` (RFC 2606) never
+resolves: only the in-process development fetcher (:mod:`portal.signing.devcrl`) answers it."""
 
 ROOT_CERT_FILE = "root-ca.pem"
 ROOT_KEY_FILE = "root-ca.key.pem"
@@ -115,9 +126,10 @@ def ensure_dev_pki(directory: Path, agencies: Mapping[str, str]) -> DevPki:
 
     ``agencies`` maps an agency id (``"dlt"``; lower-case letters, digits, ``-``/``_``)
     to its English name (``"Department of Land Transport"``), used in the signing
-    certificate's common name. Existing files are left untouched; a second call
-    creates nothing and returns the same paths. With no agencies, only the root and the
-    TSA are ensured (what ``TSA_URL=dev`` needs).
+    certificate's common name. Existing files are left untouched (except a leaf certificate
+    that names no development CRL: re-issued for its key); a second call creates nothing and
+    returns the same paths. With no agencies, only the root and the TSA are ensured (what
+    ``TSA_URL=dev`` needs).
     """
     directory = Path(directory)
     for agency_id, english_name in agencies.items():
@@ -249,6 +261,7 @@ def _ensure_tsa(
                 x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(root_ski.value),
                 critical=False,
             )
+            .add_extension(_crl_distribution_point(DEV_CRL_URL), critical=False)
             .sign(root_key, hashes.SHA256())
         )
 
@@ -265,11 +278,15 @@ def _ensure_leaf(key_path: Path, cert_path: Path, *, key_type: type, new_key, is
     """Create a key (``new_key()``) and its certificate (``issue(public_key)``) unless both exist.
 
     A key without its certificate keeps the key and gets a certificate; a certificate without
-    its key is useless and is replaced together with a new key (and the reason logged).
+    its key is useless and is replaced together with a new key (and the reason logged). A
+    certificate without the development CRL distribution point (made before it existed) is
+    re-issued for the same key.
     """
     if key_path.exists() and cert_path.exists():
-        return
-    if cert_path.exists():
+        if names_dev_crl(_load_cert(cert_path)):
+            return
+        logger.warning("re-issuing %s for the same key: it names no development CRL", cert_path)
+    elif cert_path.exists():
         logger.warning("key %s missing; issuing a new key and certificate", key_path)
     key_path.parent.mkdir(parents=True, exist_ok=True)
 
@@ -290,11 +307,15 @@ def issue_signer_certificate(
     root_key,
     not_before: dt.datetime,
     not_after: dt.datetime,
+    crl_url: str | None = DEV_CRL_URL,
 ) -> x509.Certificate:
     """A document-signing certificate for ``public_key`` from the development root (or any CA
-    given as ``root_cert``/``root_key``): the profile every development signer gets."""
+    given as ``root_cert``/``root_key``): the profile every development signer gets.
+
+    ``crl_url`` is its CRL distribution point (``None``: none, as before the development CRL).
+    """
     root_ski = root_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
-    return (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(_name(common_name))
         .issuer_name(root_cert.subject)
@@ -320,7 +341,35 @@ def issue_signer_certificate(
             x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(root_ski.value),
             critical=False,
         )
-        .sign(root_key, hashes.SHA256())
+    )
+    if crl_url:
+        builder = builder.add_extension(_crl_distribution_point(crl_url), critical=False)
+    return builder.sign(root_key, hashes.SHA256())
+
+
+def names_dev_crl(certificate: x509.Certificate) -> bool:
+    """Whether ``certificate`` names :data:`DEV_CRL_URL` as a CRL distribution point."""
+    try:
+        points = certificate.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+    except x509.ExtensionNotFound:
+        return False
+    return any(
+        isinstance(name, x509.UniformResourceIdentifier) and name.value == DEV_CRL_URL
+        for point in points
+        for name in point.full_name or ()
+    )
+
+
+def _crl_distribution_point(url: str) -> x509.CRLDistributionPoints:
+    return x509.CRLDistributionPoints(
+        [
+            x509.DistributionPoint(
+                full_name=[x509.UniformResourceIdentifier(url)],
+                relative_name=None,
+                reasons=None,
+                crl_issuer=None,
+            )
+        ]
     )
 
 

@@ -9,6 +9,10 @@ from them, which is what the signer embeds in the document's DSS (levels B-LT an
 Why: the revocation information is the same for every document an agency signs while it is
 valid; fetching it per document would put an OCSP round trip (and the responder's load) on
 every issuance. The expiry is measured on :mod:`portal.clock`, so tests can move time.
+
+Where the information comes from is a pyHanko fetcher backend: HTTP (``requests``) by default;
+with ``TSA_URL=dev`` the in-process development CRL and nothing else
+(:class:`portal.signing.devcrl.DevRevocationFetcherBackend`).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from pyhanko_certvalidator.errors import (
     RevokedError,
     ValidationError,
 )
+from pyhanko_certvalidator.fetchers.api import FetcherBackend
 from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBackend
 
 from portal import clock
@@ -68,8 +73,9 @@ class RevocationInfo:
 class RevocationCache:
     """Per-process cache of revocation information per certificate (thread-safe).
 
-    ``trust_roots`` are the roots paths must lead to. ``fetch_count`` counts fetches (one per
-    certificate and expiry), for tests and metrics.
+    ``trust_roots`` are the roots paths must lead to. ``fetcher_backend`` fetches OCSP responses
+    and CRLs (default: over HTTP with ``timeout`` per request). ``fetch_count`` counts fetches
+    (one per certificate and expiry), for tests and metrics.
     """
 
     def __init__(
@@ -79,6 +85,7 @@ class RevocationCache:
         timeout: float = DEFAULT_FETCH_TIMEOUT,
         refresh_margin: dt.timedelta = REFRESH_MARGIN,
         max_reuse: dt.timedelta = MAX_REUSE,
+        fetcher_backend: FetcherBackend | None = None,
     ) -> None:
         self._roots = tuple(trust_roots)
         if not self._roots:
@@ -86,6 +93,7 @@ class RevocationCache:
         self._timeout = timeout
         self._margin = refresh_margin
         self._max_reuse = max_reuse
+        self._fetcher_backend = fetcher_backend
         self._entries: dict[str, RevocationInfo] = {}
         self._lock = threading.Lock()
         self.fetch_count = 0
@@ -93,6 +101,11 @@ class RevocationCache:
     @property
     def trust_roots(self) -> tuple[x509.Certificate, ...]:
         return self._roots
+
+    @property
+    def fetcher_backend(self) -> FetcherBackend | None:
+        """The backend given at construction (``None``: HTTP)."""
+        return self._fetcher_backend
 
     def info_for(
         self, certificate: x509.Certificate, chain: Sequence[x509.Certificate] = ()
@@ -144,7 +157,8 @@ class RevocationCache:
             other_certs=list(chain),
             allow_fetching=True,
             revocation_mode="hard-fail",
-            fetcher_backend=RequestsFetcherBackend(per_request_timeout=self._timeout),
+            fetcher_backend=self._fetcher_backend
+            or RequestsFetcherBackend(per_request_timeout=self._timeout),
         )
         validator = CertificateValidator(
             certificate, intermediate_certs=list(chain), validation_context=context

@@ -5,7 +5,9 @@ What: :func:`agency_signature_level` reads the configured PAdES level of an agen
 (TSA client and revocation cache) for a configuration, built on first use.
 
 ``TSA_URL=dev`` selects the in-process development TSA of the development PKI under
-``DEV_PKI_DIR`` (created there if missing) instead of an HTTP client.
+``DEV_PKI_DIR`` (created there if missing) instead of an HTTP client, and makes the revocation
+cache read the development CRL in-process and fetch nothing else (no network): development and
+the demo only; a production configuration gets it only when it issues SAMPLE documents.
 
 Why one per process: the TSA client caches its dummy token and the revocation cache its OCSP
 responses and CRLs; both would be refetched for every document if rebuilt per call. Nothing
@@ -21,6 +23,7 @@ from pathlib import Path
 from asn1crypto import x509
 from pyhanko.sign.timestamps import TimeStamper
 
+from .devcrl import DevRevocationFetcherBackend
 from .devpki import ensure_dev_pki
 from .keys import certificate_key_id
 from .revinfo import DEFAULT_FETCH_TIMEOUT, RevocationCache
@@ -45,11 +48,14 @@ def agency_signature_level(config: Mapping, agency: str) -> SignatureLevel:
 def trust_services(config: Mapping, trust_roots: Sequence[x509.Certificate]) -> TrustServices | None:
     """The process's TSA client and revocation cache for ``TSA_URL``; ``None`` without a TSA.
 
-    ``TSA_URL=dev``: the development TSA, whose files live in ``DEV_PKI_DIR``.
+    ``TSA_URL=dev``: the development TSA and CRL, whose files live in ``DEV_PKI_DIR``; refused
+    (``ValueError``) in a production configuration without ``SAMPLE_DOCUMENTS``.
     """
     url = config.get("TSA_URL")
     if not url:
         return None
+    if is_dev_tsa_url(url) and config.get("ENV_NAME") == "production" and not config.get("SAMPLE_DOCUMENTS"):
+        raise ValueError("TSA_URL=dev (development TSA and CRL) is refused in production")
     tsa_timeout = float(config.get("TSA_TIMEOUT_SECONDS") or DEFAULT_TSA_TIMEOUT)
     fetch_timeout = float(config.get("REVOCATION_FETCH_TIMEOUT_SECONDS") or DEFAULT_FETCH_TIMEOUT)
     # The development TSA of another PKI directory is another TSA.
@@ -61,10 +67,12 @@ def trust_services(config: Mapping, trust_roots: Sequence[x509.Certificate]) -> 
         with _lock:
             services = _cache.get(key)
             if services is None:
-                services = _cache[key] = TrustServices(
-                    timestamper=_timestamper(config, url, tsa_timeout),
-                    revocation=RevocationCache(trust_roots, timeout=fetch_timeout) if trust_roots else None,
-                )
+                timestamper = _timestamper(config, url, tsa_timeout)
+                revocation = None
+                if trust_roots:
+                    backend = DevRevocationFetcherBackend(Path(where)) if where else None
+                    revocation = RevocationCache(trust_roots, timeout=fetch_timeout, fetcher_backend=backend)
+                services = _cache[key] = TrustServices(timestamper=timestamper, revocation=revocation)
     return services
 
 

@@ -98,10 +98,8 @@ _DEV_TSA_POLICY = "2.25.287854206003330432424077693037759938288"
 """Policy OID of the development TSA's tokens (a UUID OID, X.667: no registration needed)."""
 
 
-def _from_der(value):
-    """``value`` parsed back from its own DER: asn1crypto re-encodes a freshly built tree, with
-    every nested certificate name, on each ``dump()``; a parsed one returns its bytes."""
-    return type(value).load(value.dump())
+def _der(value) -> bytes:
+    return value.dump()
 
 
 class _DevTimeStamper(TimeStamper):
@@ -116,20 +114,26 @@ class _DevTimeStamper(TimeStamper):
     def __init__(self, certificate: x509.Certificate, key: RSAPrivateKey) -> None:
         super().__init__(include_nonce=True)
         self._key = key
-        self._tsa_name = _from_der(x509.GeneralName(name="directory_name", value=certificate.subject))
-        self._content_type = _from_der(simple_cms_attribute("content_type", "tst_info"))
-        self._signing_certificate = _from_der(
-            simple_cms_attribute("signing_certificate_v2", as_signing_certificate_v2(certificate))
+        # DER of the parts that never change; each token parses its own copies (asn1crypto
+        # objects shared between trees, or built fresh, are re-encoded on every dump()).
+        self._tsa_name = _der(x509.GeneralName(name="directory_name", value=certificate.subject))
+        self._content_type = _der(simple_cms_attribute("content_type", "tst_info"))
+        # SHA-512, not the default SHA-256: a DEFAULT value is left out of the DER, and asn1crypto
+        # builds it afresh whenever someone reads it (pyHanko does, checking the token), which
+        # marks the whole token as changed; dumping the signature around it then re-encodes that
+        # 17-deep path over and over (measured: 18-66 s for one signature, in about 2 runs of 5).
+        self._signing_certificate = _der(
+            simple_cms_attribute(
+                "signing_certificate_v2", as_signing_certificate_v2(certificate, hash_algo="sha512")
+            )
         )
-        self._sid = _from_der(
+        self._sid = _der(
             cms.SignerIdentifier(
                 name="issuer_and_serial_number",
                 value={"issuer": certificate.issuer, "serial_number": certificate.serial_number},
             )
         )
-        self._certificates = _from_der(
-            cms.CertificateSet([cms.CertificateChoices("certificate", certificate)])
-        )
+        self._certificates = _der(cms.CertificateSet([cms.CertificateChoices("certificate", certificate)]))
 
     async def async_request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
         return self.request_tsa_response(req)
@@ -145,7 +149,7 @@ class _DevTimeStamper(TimeStamper):
             "message_imprint": imprint,
             "serial_number": get_nonce(),
             "gen_time": now,
-            "tsa": self._tsa_name,
+            "tsa": x509.GeneralName.load(self._tsa_name),
         }
         if req["nonce"].native is not None:
             tst_info["nonce"] = req["nonce"]
@@ -154,9 +158,9 @@ class _DevTimeStamper(TimeStamper):
         digest.update(content)
         signed_attrs = cms.CMSAttributes(
             [
-                self._content_type,
+                cms.CMSAttribute.load(self._content_type),
                 simple_cms_attribute("signing_time", cms.Time({"utc_time": core.UTCTime(now)})),
-                self._signing_certificate,
+                cms.CMSAttribute.load(self._signing_certificate),
                 simple_cms_attribute("message_digest", digest.finalize()),
             ]
         )
@@ -165,7 +169,7 @@ class _DevTimeStamper(TimeStamper):
         signer_info = cms.SignerInfo(
             {
                 "version": "v1",
-                "sid": self._sid,
+                "sid": cms.SignerIdentifier.load(self._sid),
                 "digest_algorithm": digest_algorithm,
                 "signed_attrs": signed_attrs,
                 "signature_algorithm": algos.SignedDigestAlgorithm({"algorithm": "rsassa_pkcs1v15"}),
@@ -180,12 +184,13 @@ class _DevTimeStamper(TimeStamper):
                     "content_type": "tst_info",
                     "content": cms.ParsableOctetString(content),
                 },
-                "certificates": self._certificates,
+                "certificates": cms.CertificateSet.load(self._certificates),
                 "signer_infos": [signer_info],
             }
         )
         token = cms.ContentInfo({"content_type": "signed_data", "content": signed_data})
-        return tsp.TimeStampResp({"status": {"status": "granted"}, "time_stamp_token": token})
+        response = tsp.TimeStampResp({"status": {"status": "granted"}, "time_stamp_token": token})
+        return tsp.TimeStampResp.load(response.dump())  # as if it came over the wire
 
 
 def dummy_timestamp_token(timestamper: TimeStamper) -> cms.ContentInfo:

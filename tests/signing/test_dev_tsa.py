@@ -1,6 +1,7 @@
 """The development time-stamping authority (``TSA_URL=dev``): its certificate in the development
 PKI, B-T signatures with it that pyHanko validates, and the configuration that makes the demo
-sign at B-T while the test suite and production keep their own defaults."""
+use it while the test suite and production keep their own defaults. (The demo's B-LTA, with the
+development CRL: tests/signing/test_dev_revocation.py.)"""
 
 from __future__ import annotations
 
@@ -250,13 +251,13 @@ def test_the_config_and_the_signing_code_agree_on_the_reserved_value() -> None:
     assert portal_config.DEV_TSA_URL == DEV_TSA_URL == "dev"
 
 
-def test_development_signs_at_b_t_with_the_dev_tsa_and_testing_keeps_b_b(tmp_path: Path) -> None:
+def test_development_signs_at_b_lta_with_the_dev_tsa_and_testing_keeps_b_b(tmp_path: Path) -> None:
     if os.environ.get("SIGNATURE_LEVEL") or os.environ.get("TSA_URL"):
         pytest.skip("SIGNATURE_LEVEL / TSA_URL set in the environment")
     development = _bare_app(tmp_path, "development").config
     testing = _bare_app(tmp_path, "testing").config
 
-    assert (development["SIGNATURE_LEVEL"], development["TSA_URL"]) == ("B-T", "dev")
+    assert (development["SIGNATURE_LEVEL"], development["TSA_URL"]) == ("B-LTA", "dev")
     assert (testing["SIGNATURE_LEVEL"], testing["TSA_URL"]) == ("B-B", None)
 
 
@@ -283,18 +284,12 @@ def test_production_refuses_the_dev_tsa_with_a_plain_message(tmp_path: Path) -> 
     assert app.config["TSA_URL"] == "dev"
 
 
-@pytest.mark.parametrize("settings", [{"SIGNATURE_LEVEL": "B-LTA"}, {"SIGNATURE_LEVEL_DLT": "B-LT"}])
-def test_the_dev_tsa_serves_b_t_only(tmp_path: Path, settings: dict) -> None:
-    with pytest.raises(RuntimeError, match=r"serves B-T only"):
-        _bare_app(tmp_path, "testing", TSA_URL="dev", **settings)
-
-
 # --- the demo's configuration, end to end -------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def development_app(tmp_path_factory, registry_url):
-    """The portal in its ``make demo`` configuration (development), on its own migrated database."""
+    """The portal in its ``make demo`` configuration (development) at B-T, on its own migrated database."""
     if os.environ.get("SIGNATURE_LEVEL") or os.environ.get("TSA_URL"):
         pytest.skip("SIGNATURE_LEVEL / TSA_URL set in the environment")
     tmp = tmp_path_factory.mktemp("development")
@@ -305,6 +300,7 @@ def development_app(tmp_path_factory, registry_url):
         {
             **_overrides(tmp, database_url, registry_url, pki_dir, "http://portal.test"),
             "DEV_IDP_ENABLED": False,
+            "SIGNATURE_LEVEL": "B-T",  # the demo's default is B-LTA (test_dev_revocation.py)
         },
     )
     _migrate(application)
