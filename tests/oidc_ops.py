@@ -119,6 +119,8 @@ def _citizen_accounts() -> dict[str, dict]:
     """The embedded dev OP's sample people (portal/devidp/people.py), keyed ``somchai`` etc."""
     accounts = {}
     for person in SAMPLE_PEOPLE:
+        if not person.pid:
+            continue  # a foreign investor: the investor OP has them
         given, family = _split_thai_name(person.name)
         accounts[person.sub.removeprefix("dev-")] = {
             "pid": person.pid,

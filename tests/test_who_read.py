@@ -281,7 +281,7 @@ def test_filters_by_agency_and_kind_and_keep_them_across_pages(client, login, ev
     everything = page_text(client)
     assert "Showing 1 to 25 of 28" in everything
     # An agency found in the log but not offered (any more) can still be chosen.
-    assert '<option value="dbd">DBD</option>' in everything
+    assert '<option value="dbd">Department of Business Development</option>' in everything
     only_dbd = rows(page_text(client, "/me/reads?agency=dbd"))
     assert len(only_dbd) == 1 and "DBD-0105555000011" in only_dbd[0]
     checks = rows(page_text(client, "/me/reads?kind=document_verified"))

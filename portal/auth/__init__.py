@@ -72,3 +72,12 @@ def init_auth(app: Flask) -> None:
     def _login_provider():
         login_session = getattr(current_user, "login_session", None)
         return {"login_provider": provider(login_session.provider) if login_session is not None else None}
+
+    @app.context_processor
+    def _acting_for():
+        # Who the person acts for, for the header of every page (read from the session row).
+        from portal.services.mandates import acting_context
+
+        if getattr(current_user, "login_session", None) is None:
+            return {"acting": None}
+        return {"acting": acting_context(current_user)}

@@ -237,7 +237,8 @@ def configured_providers(config: Mapping[str, Any]) -> dict[str, Provider]:
                 client_secret=config["DEV_IDP_CLIENT_SECRET"],
                 scopes=tuple(CLIENT_SCOPE.split()),
                 audience="citizen",
-                claims=dict(DEFAULT_CLAIMS),
+                # Its sample people include a foreign investor, known by passport (no pid).
+                claims={**DEFAULT_CLAIMS, "passport_number": "passport_number", "nationality": "nationality"},
             )
         }
     return {}

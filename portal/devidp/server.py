@@ -44,7 +44,7 @@ CLIENT_SCOPE = "openid profile email pid name_en"
 ACCESS_TOKEN_LIFETIME_SECONDS = 3600
 ID_TOKEN_LIFETIME_SECONDS = 3600
 SIGNING_ALGORITHM = "RS256"
-RELEASED_CLAIMS = ("sub", "name", "name_en", "email", "pid")
+RELEASED_CLAIMS = ("sub", "name", "name_en", "email", "pid", "passport_number", "nationality")
 
 
 def issuer() -> str:

@@ -34,8 +34,11 @@ class Certificate(db.Model):
     verification_code: Mapped[str] = mapped_column(String(32), unique=True)
     issuer: Mapped[str] = mapped_column(String(32))
     document_type: Mapped[str] = mapped_column(String(64))
-    subject_pid: Mapped[str] = mapped_column(String(13), index=True)
-    #: Holder's names as printed; only ever shown masked to the public.
+    #: National ID of the person the document is about (None for a company's document).
+    subject_pid: Mapped[str | None] = mapped_column(String(13), index=True)
+    #: ``person`` or ``company``: a person's name is shown masked to the public, a company's in full.
+    holder_kind: Mapped[str] = mapped_column(String(16), default="person", server_default="person")
+    #: Holder's names as printed; a person's are only ever shown masked to the public.
     holder_name_th: Mapped[str] = mapped_column(String(200))
     holder_name_en: Mapped[str] = mapped_column(String(200))
     sha256: Mapped[str] = mapped_column(String(64), index=True)

@@ -46,8 +46,17 @@ class DocumentRequest(db.Model):
     reference: Mapped[str] = mapped_column(String(32), unique=True)
     #: Who asked; empty for operator issuance from the CLI.
     user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), index=True)
-    #: National ID of the person the document is about.
-    subject_pid: Mapped[str] = mapped_column(String(13), index=True)
+    #: ``person`` (a document about the requester) or ``company`` (a juristic person's document).
+    subject_kind: Mapped[str] = mapped_column(String(16), default="person", server_default="person")
+    #: The subject's 13-digit ID: national ID of a person, juristic ID of a company.
+    subject_id: Mapped[str] = mapped_column(String(13), index=True)
+    #: National ID of the person the document is about (None for a company's document).
+    subject_pid: Mapped[str | None] = mapped_column(String(13), index=True)
+    #: For a company's document: the company's names when asked, and the mandate the request
+    #: rests on ({juristic_id, role, source, checked_at}), as the registry said at request time.
+    acting_for_name_th: Mapped[str | None] = mapped_column(String(300))
+    acting_for_name_en: Mapped[str | None] = mapped_column(String(300))
+    mandate: Mapped[dict | None] = mapped_column(JSON)
     issuer: Mapped[str] = mapped_column(String(32))
     document_type: Mapped[str] = mapped_column(String(64))
     #: What the person agreed to: agency, fields, purpose, text version, time.
@@ -70,6 +79,16 @@ class DocumentRequest(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     certificate = relationship("Certificate", back_populates="request", uselist=False)
+
+    @property
+    def for_company(self) -> bool:
+        return self.subject_kind == "company"
+
+    def acting_for_name(self, locale: str) -> str | None:
+        """The company's name in ``locale`` for a company's document, else None."""
+        if locale == "th":
+            return self.acting_for_name_th or self.acting_for_name_en
+        return self.acting_for_name_en or self.acting_for_name_th
 
     @property
     def status_enum(self) -> RequestStatus:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import JSON, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -35,5 +36,15 @@ class UserSession(db.Model):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: Kept here, not in the cookie, for RP-initiated logout (``id_token_hint``).
     id_token: Mapped[str | None] = mapped_column(Text)
+
+    #: The companies the person may act for, as the registries said at login (or at the last
+    #: check): a list of {juristic_id, name_th, name_en, role, source}. None before any check.
+    mandates: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    #: When the registries were last asked.
+    mandates_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Ids of the issuers whose registry could not be asked then (the page says so plainly).
+    mandates_unavailable: Mapped[list[str] | None] = mapped_column(JSON)
+    #: The juristic ID of the company the person acts for now; None = for themself.
+    acting_for: Mapped[str | None] = mapped_column(String(13))
 
     user: Mapped[User] = relationship()

@@ -17,6 +17,7 @@ from portal.errors import BadInput
 from portal.extensions import db
 from portal.models import Identity, User, UserSession
 from portal.rendering.dates import pid_is_valid
+from portal.services import mandates
 from portal.services.audit import record_audit
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "start_session",
 ]
 
+_PASSPORT_FIELDS = frozenset({"passport_number", "nationality"})
 _PASSPORT = re.compile(r"^[A-Z0-9]{6,20}$")
 _NATIONALITY = re.compile(r"^[A-Z]{3}$")
 #: Fields kept on the Identity (what the provider vouched for), not on the User.
@@ -65,6 +67,11 @@ def map_claims(provider: Provider, claims: Mapping[str, Any]) -> dict[str, str]:
             raise ClaimsError(_("The identity provider sent information in a form this portal cannot use."))
         fields[portal_field] = _checked(portal_field, value.strip())
     needed = {"citizen": ("pid",), "investor": ("passport_number", "nationality")}.get(provider.audience, ())
+    if provider.audience == "citizen" and _PASSPORT_FIELDS <= provider.claims.keys():
+        # A provider mapping both a national ID and a passport (the development OP) vouches for
+        # Thai citizens and foreign investors alike: either identifier will do.
+        if "pid" not in fields and _PASSPORT_FIELDS <= fields.keys():
+            needed = _PASSPORT_FIELDS
     if any(name not in fields for name in needed):
         raise ClaimsError(
             _("The identity provider did not send all the details this portal needs to know you.")
@@ -148,16 +155,27 @@ def _log_in(*, provider: Provider, claims: Mapping[str, Any], id_token: str | No
     identity.attributes = {name: fields[name] for name in IDENTITY_ATTRIBUTES if name in fields}
     identity.last_login_at = now
     db.session.flush()
-    login_session = _new_session(user, provider=provider.name, audience=provider.audience, id_token=id_token)
+    audience = provider.audience
+    if audience == "citizen" and not user.pid and user.passport_number:
+        audience = "investor"  # a foreign investor through a provider that serves both
+    login_session = _new_session(user, provider=provider.name, audience=audience, id_token=id_token)
     record_audit(user.id, "login", target=f"{provider.name}:{subject}")
+    # Which companies they may act for, asked now and kept on the session; a registry that
+    # cannot be asked does not stop the login (the pages say so).
+    mandates.check_at_login(user, login_session)
     db.session.commit()
     user.login_session = login_session
     return user
 
 
-def start_session(user: User, *, provider: str, audience: str, id_token: str | None = None) -> UserSession:
-    """Open a server-side session for ``user`` and commit (tests and operator tools)."""
+def start_session(
+    user: User, *, provider: str, audience: str, id_token: str | None = None, check_mandates: bool = False
+) -> UserSession:
+    """Open a server-side session for ``user`` and commit (tests and operator tools); with
+    ``check_mandates`` the registries are asked for the person's companies, as at a real login."""
     login_session = _new_session(user, provider=provider, audience=audience, id_token=id_token)
+    if check_mandates:
+        mandates.check_at_login(user, login_session)
     db.session.commit()
     user.login_session = login_session
     return login_session

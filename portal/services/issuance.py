@@ -5,12 +5,10 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from flask import current_app
+from flask import current_app, has_request_context
 from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -23,9 +21,8 @@ from portal.issuing import (
     DocumentType,
     Issuer,
     IssuingError,
-    Record,
+    NotAuthorised,
     RegistryUnavailable,
-    Subject,
 )
 from portal.metrics import observe_issuance_stage
 from portal.models import (
@@ -36,10 +33,12 @@ from portal.models import (
     User,
 )
 from portal.models._types import utcnow
+from portal.services import mandates as mandate_rules
 from portal.services import runtime
-from portal.services.access_log import describe_requester
-from portal.services.audit import record_access, record_audit
+from portal.services.audit import record_audit
+from portal.services.certificate_content import certificate_context, certificate_data, certificate_html
 from portal.services.codes import group_code, new_verification_code
+from portal.services.subjects import note_reads, subject_of
 from portal.signing import SignerCertificateUnusable, SigningServiceUnavailable, Stamp, sign_pdf
 from portal.signing.services import agency_signature_level, trust_services
 
@@ -100,10 +99,18 @@ def find_document_type(issuer_id: str, type_id: str) -> tuple[Issuer, DocumentTy
     return found
 
 
-def _consent_record(issuer: Issuer, doc_type: DocumentType) -> dict:
+def _consent_record(issuer: Issuer, doc_type: DocumentType, *, company: mandate_rules.Company | None) -> dict:
+    """What the person agreed to, as they were shown it: the agency, the fields read, the purpose,
+    the version of the text, for whom, when and in which language."""
+    from portal.i18n import current_language
+
     c = doc_type.consent
     return {
         "version": c.version,
+        "subject_kind": "company" if company else "person",
+        "juristic_id": company.juristic_id if company else None,
+        # The language of the page it was agreed on (none for operator issuance).
+        "language": current_language() if has_request_context() else None,
         "agency": issuer.id,
         "agency_name_th": issuer.name_th,
         "agency_name_en": issuer.name_en,
@@ -121,15 +128,27 @@ def _new_reference() -> str:
 
 
 def _create_request(
-    *, user: User | None, subject_pid: str, issuer: Issuer, doc_type: DocumentType, channel: str
+    *,
+    user: User | None,
+    subject_pid: str | None,
+    issuer: Issuer,
+    doc_type: DocumentType,
+    channel: str,
+    company: mandate_rules.Company | None = None,
+    mandate: dict | None = None,
 ) -> DocumentRequest:
     request = DocumentRequest(
         reference=_new_reference(),
         user_id=user.id if user else None,
-        subject_pid=subject_pid,
+        subject_kind="company" if company else "person",
+        subject_id=company.juristic_id if company else subject_pid,
+        subject_pid=None if company else subject_pid,
+        acting_for_name_th=company.name_th if company else None,
+        acting_for_name_en=company.name_en if company else None,
+        mandate=mandate,
         issuer=issuer.id,
         document_type=doc_type.id,
-        consent=_consent_record(issuer, doc_type),
+        consent=_consent_record(issuer, doc_type, company=company),
         channel=channel,
         status=RequestStatus.QUEUED.value,
     )
@@ -142,30 +161,56 @@ def _create_request(
         issuer=issuer.id,
         document_type=doc_type.id,
         channel=channel,
+        subject_kind=request.subject_kind,
+        juristic_id=company.juristic_id if company else None,
     )
     db.session.commit()
     return request
 
 
 def request_document(*, user: User, issuer_id: str, type_id: str, consent_given: bool) -> DocumentRequest:
-    """A person asks for a document about themself; it is issued by a job (inline without Redis).
+    """A person asks for a document about themself, or for the company they act for; it is issued
+    by a job (inline without Redis).
 
+    The document type must be open in the person's acting context (else 403, logged). For a
+    company's document the registries are asked again now whether the person may act for it: no
+    longer listed gives 403 (logged), a registry that cannot be asked 503 with nothing written.
     With Redis configured but unreachable this raises ``IssuingPaused`` (503) before anything is
     written. Should Redis fail between the check and the enqueue, the saved request stays QUEUED
     and the workers' safety net (``requeue_stalled``) queues it once Redis is back.
     """
     from portal.jobs import enqueue_issuance, ensure_issuing_available
+    from portal.services.catalogue import entry_for
 
-    issuer, doc_type = find_document_type(issuer_id, type_id)
-    if not user.pid:
+    found, context = entry_for(user, issuer_id, type_id)
+    issuer, doc_type = found.issuer, found.document_type
+    company = context.company if doc_type.audience != "citizen" else None
+    if company is None and not user.pid:
         raise Forbidden(_("Your login did not include a national ID number, which this document needs."))
     if not consent_given:
         raise BadInput(
             _("Please tick the box to agree before we read your record."), title=_("Your agreement is needed")
         )
+    mandate = None
+    if company is not None:
+        confirmed = mandate_rules.confirm_mandate(
+            user, juristic_id=company.juristic_id, audience=doc_type.audience
+        )
+        mandate = {
+            "juristic_id": confirmed.juristic_id,
+            "role": confirmed.role,
+            "source": confirmed.source,
+            "checked_at": clock.now().isoformat(),
+        }
     ensure_issuing_available()
     request = _create_request(
-        user=user, subject_pid=user.pid, issuer=issuer, doc_type=doc_type, channel="web"
+        user=user,
+        subject_pid=user.pid,
+        issuer=issuer,
+        doc_type=doc_type,
+        channel="web",
+        company=company,
+        mandate=mandate,
     )
     enqueue_issuance(request.id)
     return request
@@ -240,6 +285,19 @@ def issue_for_subject(*, issuer_id: str, type_id: str, pid: str) -> tuple[Docume
     return request, times
 
 
+def _number_prefix(issuer: Issuer, type_id: str) -> str:
+    """The prefix of a document number: numbers run per document type, so two types of one issuer
+    need different prefixes (``number_prefixes`` per type, else ``number_prefix`` for the first
+    type and ``<prefix>-<n>`` for the n-th), or their first documents would share a number."""
+    per_type = getattr(issuer, "number_prefixes", None) or {}
+    if type_id in per_type:
+        return per_type[type_id]
+    prefix = getattr(issuer, "number_prefix", issuer.id.upper())
+    type_ids = [t.id for t in issuer.document_types]
+    index = type_ids.index(type_id) if type_id in type_ids else 0
+    return prefix if index == 0 else f"{prefix}-{index + 1}"
+
+
 def _start_attempt(request_id: str, issuer: Issuer) -> DocumentRequest | None:
     """Count the attempt, reserve number and code on first use, move to FETCHING; one short transaction.
 
@@ -279,7 +337,7 @@ def _start_attempt(request_id: str, issuer: Issuer) -> DocumentRequest | None:
                 )
                 db.session.add(seq)
             seq.last_value += 1
-            prefix = getattr(issuer, "number_prefix", issuer.id.upper())
+            prefix = _number_prefix(issuer, request.document_type)
             request.document_number = f"{prefix} {seq.last_value:06d}/{year_be}"
             request.verification_code = new_verification_code()
             db.session.commit()
@@ -341,6 +399,9 @@ def run_issuance(request_id: str, *, retry_in: float | None = None) -> StageTime
         _fail(request_id, "signer_unusable", "the agency's signing certificate cannot be used")
     except IssuingError as exc:
         db.session.rollback()
+        if isinstance(exc, NotAuthorised):
+            # The registry does not list the requester for this company (any more): final, logged.
+            log.warning("request %s refused by the %s registry: not authorised", request_id, issuer.id)
         _fail(request_id, exc.code, str(exc))
     except IntegrityError:
         db.session.rollback()
@@ -415,18 +476,8 @@ def _wait_for_retry(request_id: str, code: str, reason: str, retry_in: float) ->
 def _issue(request: DocumentRequest, issuer: Issuer, doc_type: DocumentType, times: StageTimes) -> None:
     config = current_app.config
     t0 = time.perf_counter()
-    record = issuer.fetch_record(doc_type, Subject(pid=request.subject_pid))
-    requested_by, on_behalf_of = describe_requester(request)
-    record_access(
-        subject_pid=request.subject_pid,
-        kind="record_read",
-        agency=issuer.id,
-        reference=record.reference,
-        purpose=doc_type.consent.purpose_en,
-        request_id=request.id,
-        requested_by=requested_by,
-        on_behalf_of=on_behalf_of,
-    )
+    record = issuer.fetch_record(doc_type, subject_of(request))
+    note_reads(request, issuer, doc_type, record)
     _set_stage(request.id, RequestStatus.RENDERING)
     t1 = time.perf_counter()
 
@@ -472,6 +523,7 @@ def _issue(request: DocumentRequest, issuer: Issuer, doc_type: DocumentType, tim
         issuer=issuer.id,
         document_type=doc_type.id,
         subject_pid=request.subject_pid,
+        holder_kind=request.subject_kind,
         holder_name_th=record.holder_name_th,
         holder_name_en=record.holder_name_en,
         sha256=sha256,
@@ -502,65 +554,6 @@ def _issue(request: DocumentRequest, issuer: Issuer, doc_type: DocumentType, tim
         request.id,
         *(x * 1000 for x in (times.fetch, times.render, times.sign, times.store)),
     )
-
-
-def certificate_html(issuer: Issuer, doc_type: DocumentType, record: Record, document: DocumentInfo) -> str:
-    """The document's HTML: the issuer's content plus the ``document`` facts every template shows.
-
-    Rendered by the app's Jinja environment without context processors: a document carries
-    only its content, never the visitor's session.
-    """
-    context = certificate_context(issuer, doc_type, record, document)
-    return current_app.jinja_env.get_template(doc_type.template).render(**context)
-
-
-def certificate_data(
-    issuer: Issuer, doc_type: DocumentType, record: Record, context: Mapping[str, Any]
-) -> dict[str, Any]:
-    """The facts embedded in the PDF as ``data.json`` (its PDF/A-3 associated file).
-
-    Software reads these instead of the text layer (Thai text extracts wrongly). Only what the
-    page prints goes in, as the template got it: it is the holder's own document, so the
-    holder's printed details (names, ID number, the records listed) are no more exposed than
-    on paper. Left out: the agency's internal record reference, images (``*_uri``), anything
-    from the session. ``context`` is :func:`certificate_context`'s result.
-    """
-    document = context["document"]
-    content = {key: value for key, value in context.items() if key != "document"}
-    agency = content.get("agency")
-    if isinstance(agency, Mapping):
-        content["agency"] = {key: value for key, value in agency.items() if not key.endswith("_uri")}
-    return {
-        "format": "tra-certificate/1",
-        "number": document["number"],
-        "verification_code": document["verification_code"],
-        "verify_url": document["verify_url"],
-        "issuer": {"id": issuer.id, "name_th": issuer.name_th, "name_en": issuer.name_en},
-        "document_type": {"id": doc_type.id, "title_th": doc_type.title_th, "title_en": doc_type.title_en},
-        "holder": {"name_th": record.holder_name_th, "name_en": record.holder_name_en},
-        "issued_at": document["issued_at"],
-        "expires_at": document["expires_at"],
-        "sample": document["sample"],
-        "content": content,
-    }
-
-
-def certificate_context(
-    issuer: Issuer, doc_type: DocumentType, record: Record, document: DocumentInfo
-) -> dict[str, Any]:
-    """The template context of a document: the issuer's content plus the ``document`` facts."""
-    context = issuer.build_content(doc_type, record, document)
-    context["document"] = {
-        "number": document.number,
-        "verification_code": document.verification_code,
-        "verify_url": document.verify_url,
-        "issued_at": document.issued_at,
-        "expires_at": document.expires_at,
-        "title_th": doc_type.title_th,
-        "title_en": doc_type.title_en,
-        "sample": document.sample,
-    }
-    return context
 
 
 def _fail(request_id: str, code: str, reason: str, *, transient: bool = False) -> None:

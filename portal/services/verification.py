@@ -152,6 +152,7 @@ def _facts(certificate: Certificate) -> DocumentFacts:
     doc_type = issuer.document_type(certificate.document_type) if issuer else None
     signer = signer_facts(certificate.issuer, certificate.signer_key_id, certificate.issued_at)
     status, revoked_at = _status(certificate), certificate.revoked_at
+    company = certificate.holder_kind == "company"
     if signer.signed_after_revocation and status == "valid":
         # Signed with a key already revoked: whoever signed it, we cannot vouch for it.
         status, revoked_at = CertificateStatus.REVOKED.value, signer.revoked_at
@@ -168,8 +169,9 @@ def _facts(certificate: Certificate) -> DocumentFacts:
         issued_at=certificate.issued_at,
         expires_at=certificate.expires_at,
         sha256=certificate.sha256,
-        holder_th=mask_name(certificate.holder_name_th),
-        holder_en=mask_name(certificate.holder_name_en),
+        # A person's name is masked; a company's name is public (the DBD publishes it).
+        holder_th=certificate.holder_name_th if company else mask_name(certificate.holder_name_th),
+        holder_en=certificate.holder_name_en if company else mask_name(certificate.holder_name_en),
         signature_level=certificate.signature_level,
         revoked_at=revoked_at,
         revocation_reason=certificate.revocation_reason,
@@ -178,6 +180,8 @@ def _facts(certificate: Certificate) -> DocumentFacts:
 
 
 def _note_verified(certificate: Certificate, how: str) -> None:
+    if certificate.subject_pid is None:
+        return  # a company's document: there is no person's log to show the check in
     record_access(
         subject_pid=certificate.subject_pid,
         kind="document_verified",

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
+from flask_login import current_user
 
 from portal.auth.access import public, safe_next
 from portal.i18n import LANG_COOKIE
-from portal.services import catalogue
+from portal.services import catalogue, mandates
 
 bp = public(Blueprint("main", __name__))
 
 
 @bp.get("/")
 def index():
-    return render_template("main/index.html", entries=catalogue.entries())
+    if current_user.is_authenticated:
+        # What the person may request for whoever they act for now.
+        entries = catalogue.entries_for(mandates.acting_context(current_user))
+    else:
+        entries = catalogue.entries()
+    return render_template("main/index.html", entries=entries)
 
 
 @bp.get("/documents/<issuer_id>/<type_id>")

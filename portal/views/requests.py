@@ -1,4 +1,5 @@
-"""A logged-in person's pages: consent and request, request status, "My documents", download."""
+"""A logged-in person's pages: consent and request, request status, "My documents", download,
+and "acting for" (switching between oneself and the companies one may act for)."""
 
 from __future__ import annotations
 
@@ -14,20 +15,21 @@ from flask import (
 from flask_login import current_user
 
 from portal import clock
-from portal.auth.access import login_required
-from portal.services import catalogue, documents, issuance
+from portal.auth.access import login_required, safe_next
+from portal.services import catalogue, documents, issuance, mandates
 
 bp = login_required(Blueprint("requests", __name__))
 
 
 @bp.get("/documents/<issuer_id>/<type_id>/request")
 def consent(issuer_id: str, type_id: str):
-    return render_template("requests/consent.html", entry=catalogue.entry(issuer_id, type_id), error=None)
+    entry, _context = catalogue.entry_for(current_user, issuer_id, type_id)
+    return render_template("requests/consent.html", entry=entry, error=None)
 
 
 @bp.post("/documents/<issuer_id>/<type_id>/request")
 def submit(issuer_id: str, type_id: str):
-    entry = catalogue.entry(issuer_id, type_id)
+    entry, _context = catalogue.entry_for(current_user, issuer_id, type_id)
     if request.form.get("consent") != "yes":
         return render_template("requests/consent.html", entry=entry, error="consent"), 400
     doc_request = issuance.request_document(
@@ -72,6 +74,7 @@ def my_documents():
         "requests/my_documents.html",
         requests=documents.my_requests(current_user),
         entries=catalogue.entries(),
+        offered=catalogue.entries_for(mandates.acting_context(current_user)),
         today=clock.today_bangkok(),
     )
 
@@ -87,3 +90,14 @@ def download(certificate_id: str):
         etag=certificate.sha256,
         max_age=0,
     )
+
+
+@bp.get("/acting-for")
+def acting_for():
+    return render_template("requests/acting_for.html", next_url=safe_next(request.args.get("next")))
+
+
+@bp.post("/acting-for")
+def switch_acting_for():
+    mandates.switch_acting_for(current_user, request.form.get("acting_for", ""))
+    return redirect(safe_next(request.form.get("next")) or url_for("main.index"))

@@ -228,8 +228,18 @@ def _kid_of_key_at(path: Path) -> str:
 
 
 def test_sample_people_have_valid_national_ids():
-    assert [p.sub for p in SAMPLE_PEOPLE] == ["dev-somchai", "dev-somying", "dev-arunee", "dev-wichai"]
+    assert [p.sub for p in SAMPLE_PEOPLE] == [
+        "dev-somchai",
+        "dev-somying",
+        "dev-arunee",
+        "dev-wichai",
+        "dev-malee",
+        "dev-yamada",
+    ]
     for person in SAMPLE_PEOPLE:
+        if person.pid is None:  # the foreign investor: a passport instead
+            assert person.passport_number and person.nationality == "JPN"
+            continue
         digits = [int(d) for d in person.pid]
         total = sum(d * (13 - i) for i, d in enumerate(digits[:12]))
         assert (11 - total % 11) % 10 == digits[12], person.pid
@@ -299,8 +309,8 @@ def test_code_flow_gives_a_signed_id_token_and_userinfo(devidp_client, person):
     assert claims["nonce"] == sent["nonce"]
     assert claims["at_hash"] == at_hash(token["access_token"])
     assert claims["iat"] <= claims["auth_time"] + 1 and claims["exp"] > claims["iat"]
-    for name in ("sub", "name", "name_en", "email", "pid"):
-        assert claims[name] == getattr(person, name)
+    for name in ("sub", "name", "name_en", "email", "pid", "passport_number", "nationality"):
+        assert claims.get(name) == getattr(person, name)
 
     userinfo = devidp_client.get(
         "/devidp/userinfo", headers={"Authorization": f"Bearer {token['access_token']}"}
