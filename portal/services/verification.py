@@ -75,6 +75,8 @@ class DocumentFacts:
     revocation_reason: str | None
     signer: SignerFacts | None = None
     """Which signing certificate signed, and whether it has since been retired or revoked."""
+    holder_masked: bool = True
+    """A person's name is shortened; a company's is shown in full."""
 
     @property
     def signed_by_revoked_key(self) -> bool:
@@ -176,6 +178,7 @@ def _facts(certificate: Certificate) -> DocumentFacts:
         revoked_at=revoked_at,
         revocation_reason=certificate.revocation_reason,
         signer=signer,
+        holder_masked=not company,
     )
 
 

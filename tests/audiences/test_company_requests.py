@@ -89,6 +89,7 @@ def test_a_director_acting_for_the_company_gets_its_affidavit(app, client, db_se
     # The public page shows a company's name in full (a person's would be masked).
     verify = client.get(f"/v/{certificate.verification_code}?lang=en").get_data(as_text=True)
     assert COMPANY_A_EN in verify
+    assert "shortened to protect their privacy" not in verify  # nothing was shortened
     # And the person finds it in My documents, marked with the company.
     mine = client.get("/my/documents?lang=en").get_data(as_text=True)
     assert f"For {COMPANY_A_EN}" in mine and doc_request.reference in mine
