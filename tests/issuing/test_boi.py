@@ -10,13 +10,11 @@ authority, and when the register was checked.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
 import pytest
 
 from issuers.boi import PROMOTION_CERTIFICATE, BoiIssuer
 from issuers.boi.sample_registry import create_registry_app
-from portal import clock
 from portal.issuing import Mandate, NotAuthorised, RecordNotFound, RegistryRejected, Requester
 from tests.issuing.company_issuers import (
     ARUNEE,
@@ -50,14 +48,6 @@ def boi_url():
 @pytest.fixture
 def boi(boi_url) -> BoiIssuer:
     return build_issuer(BoiIssuer, boi_url)
-
-
-@pytest.fixture
-def frozen_now(monkeypatch):
-    """The clock at 03:30 UTC, 1 June 2026: 10:30 in Bangkok."""
-    moment = datetime(2026, 6, 1, 3, 30, tzinfo=UTC)
-    monkeypatch.setattr(clock, "now", lambda: moment)
-    return moment
 
 
 # --- who may ask ----------------------------------------------------------------------------------------

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from datetime import UTC, datetime
 
 import pytest
 
 from issuers.dbd import COMPANY_AFFIDAVIT, DbdIssuer
 from issuers.dbd.sample_registry import RECORDS_FILE, create_registry_app
-from portal import clock
 from portal.issuing import Mandate, NotAuthorised, RecordNotFound, RegistryRejected, Requester
 from tests.issuing.company_issuers import (
     ARUNEE,
@@ -50,14 +48,6 @@ def dbd_url():
 @pytest.fixture
 def dbd(dbd_url) -> DbdIssuer:
     return build_issuer(DbdIssuer, dbd_url)
-
-
-@pytest.fixture
-def frozen_now(monkeypatch):
-    """The clock at 03:30 UTC, 1 June 2026: 10:30 in Bangkok."""
-    moment = datetime(2026, 6, 1, 3, 30, tzinfo=UTC)
-    monkeypatch.setattr(clock, "now", lambda: moment)
-    return moment
 
 
 # --- who may ask ----------------------------------------------------------------------------------------
