@@ -9,7 +9,7 @@ PORT ?= 5000
 export PORTAL_BASE_URL ?= http://127.0.0.1:$(PORT)
 
 APT_PACKAGES := fonts-thai-tlwg libharfbuzz-subset0 poppler-utils zbar-tools softhsm2 gettext qpdf
-APT_TEST_PACKAGES := chromium
+APT_TEST_PACKAGES := chromium libnss3-tools
 
 .PHONY: demo test serve setup apt apt-test translations messages lint bench bench-load clean-demo npm-test-deps
 
