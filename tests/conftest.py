@@ -22,6 +22,7 @@ pytest_plugins = [
     "tests.oidc_ops",  # the real test OpenID Providers: test_ops, portal_port, helpers
     "tests.chromium",  # Debian's Chromium through Playwright: browser, page
     "tests.pki.plugin",  # certomancer test PKI with TSA, OCSP and CRLs on loopback: pki, pki_*
+    "tests.keys_plugin",  # signing keys through `flask portal keys`: dev_pki, new_key, ring, cli
 ]
 
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")

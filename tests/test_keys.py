@@ -4,104 +4,16 @@ verification says about the certificate that signed."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from cryptography import x509 as cx509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from portal.signing import certificate_key_id, load_trust_roots
-from portal.signing.devpki import issue_signer_certificate
+from tests.keys_plugin import KeyFiles, make_key_files
 
 AUDIT_ACTIONS = sa.text(
     "SELECT action, target FROM audit_events WHERE action LIKE 'signing_key.%' ORDER BY id"
 )
-
-
-@dataclass(frozen=True)
-class KeyFiles:
-    key: Path
-    cert: Path
-    key_id: str
-
-
-def _make_key_files(
-    directory: Path,
-    name: str,
-    *,
-    issuer_cert: Path,
-    issuer_key: Path,
-    days: tuple[int, int] = (-1, 30),
-    key=None,
-) -> KeyFiles:
-    """A document-signing key and certificate issued by ``issuer`` (e.g. the dev root)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    root_cert = cx509.load_pem_x509_certificate(issuer_cert.read_bytes())
-    root_key = serialization.load_pem_private_key(issuer_key.read_bytes(), password=None)
-    private_key = key or ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.UTC)
-    cert = issue_signer_certificate(
-        private_key.public_key(),
-        common_name=name,
-        root_cert=root_cert,
-        root_key=root_key,
-        not_before=now + dt.timedelta(days=days[0]),
-        not_after=now + dt.timedelta(days=days[1]),
-    )
-    slug = name.lower().replace(" ", "-")
-    key_path, cert_path = directory / f"{slug}.key.pem", directory / f"{slug}.cert.pem"
-    key_path.write_bytes(
-        private_key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (loaded,) = load_trust_roots([cert_path])
-    return KeyFiles(key_path, cert_path, certificate_key_id(loaded))
-
-
-@pytest.fixture
-def dev_pki(app):
-    from portal.services import runtime
-
-    with app.app_context():
-        return runtime.dev_pki()
-
-
-@pytest.fixture
-def new_key(tmp_path, dev_pki):
-    """``new_key(name, **options)``: key files for DLT issued by the app's development root."""
-
-    def make(name: str = "DLT Document Signing B (DEVELOPMENT)", **options) -> KeyFiles:
-        options.setdefault("issuer_cert", dev_pki.root_cert_path)
-        options.setdefault("issuer_key", dev_pki.root_key_path)
-        return _make_key_files(tmp_path / "keys", name, **options)
-
-    return make
-
-
-@pytest.fixture
-def ring(app, db_session):
-    """The app's key ring; forgets what it read from this test's (rolled-back) table afterwards."""
-    from portal.services import runtime
-
-    with app.app_context():
-        key_ring = runtime.key_ring()
-    yield key_ring
-    key_ring.invalidate()
-
-
-@pytest.fixture
-def cli(app, db_session, ring):
-    runner = app.test_cli_runner()
-
-    def run(*args: str):
-        return runner.invoke(args=["portal", "keys", *args])
-
-    return run
 
 
 def _dev_key_id(app, dev_pki) -> str:
@@ -302,7 +214,7 @@ def test_operator_mistakes_get_one_line_errors(app, cli, dev_pki, new_key, tmp_p
     other = new_key("Other (DEVELOPMENT)")
     expired = new_key("Expired (DEVELOPMENT)", days=(-30, -1))
     stranger = new_key("Stranger CA (DEVELOPMENT)")  # issues the next one; not among our roots
-    foreign = _make_key_files(
+    foreign = make_key_files(
         tmp_path / "foreign",
         "Foreign signer (DEVELOPMENT)",
         issuer_cert=stranger.cert,

@@ -163,27 +163,6 @@ def hsm(app, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hsm]:
         lib.finalize()  # the next user initialises it again, on its own configuration
 
 
-@pytest.fixture
-def ring(app, db_session):
-    """The app's key ring; forgets what it read from this test's (rolled-back) table afterwards."""
-    from portal.services import runtime
-
-    with app.app_context():
-        key_ring = runtime.key_ring()
-    yield key_ring
-    key_ring.invalidate()
-
-
-@pytest.fixture
-def cli(app, db_session, ring):
-    runner = app.test_cli_runner()
-
-    def run(*args: str):
-        return runner.invoke(args=["portal", "keys", *args])
-
-    return run
-
-
 def _new_process() -> None:
     """What a new `flask portal keys …` process starts from: no session with any token."""
     close_pkcs11_sessions()

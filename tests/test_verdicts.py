@@ -19,7 +19,6 @@ from weasyprint import HTML
 
 from portal.models import CertificateStatus
 from tests.signing.test_validation import _add_page_text
-from tests.test_keys import cli, dev_pki, new_key, ring  # noqa: F401 - fixtures
 
 LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
 
@@ -79,7 +78,7 @@ def pki_app(app, pki, monkeypatch):
 
 
 @pytest.fixture
-def pki_signer(pki_app, pki, cli):  # noqa: F811
+def pki_signer(pki_app, pki, cli):
     """The test PKI's DLT signer (with OCSP and CRL pointers) as DLT's current key."""
 
     def add(label: str = "dlt") -> str:
@@ -202,9 +201,9 @@ def test_a_signature_by_our_revoked_key_made_after_its_revocation(
     pki_app,
     pki_signer,
     pki,
-    cli,  # noqa: F811
+    cli,
     client,
-    ring,  # noqa: F811
+    ring,
 ):
     from portal.signing import sign_pdf
     from portal.signing.revinfo import RevocationCache
@@ -244,9 +243,9 @@ def test_a_document_signed_by_a_since_retired_key_is_still_genuine(
     app,
     issue,
     client,
-    cli,  # noqa: F811
-    new_key,  # noqa: F811
-    dev_pki,  # noqa: F811
+    cli,
+    new_key,
+    dev_pki,
 ):
     old, pdf = issued(app, issue)
     key_b = new_key()
