@@ -8,11 +8,13 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from flask import Flask
 from sqlalchemy.orm import scoped_session, sessionmaker
 from werkzeug.serving import make_server
 
@@ -104,25 +106,33 @@ def _overrides(tmp: Path, database_url: str, registry_url: str, pki_dir: Path, b
     }
 
 
+@contextmanager
+def migrated_portal(
+    tmp: Path, label: str, registry_url: str, pki_dir: Path, *, config: str = "testing", **overrides
+) -> Iterator[Flask]:
+    """A portal (``config``) on its own migrated database; the database goes away afterwards."""
+    from portal.extensions import db
+
+    database_url, drop = _create_database(tmp, label)
+    application = create_app(
+        config,
+        {**_overrides(tmp, database_url, registry_url, pki_dir, "http://portal.test"), **overrides},
+    )
+    _migrate(application)
+    try:
+        yield application
+    finally:
+        with application.app_context():
+            db.engine.dispose()
+        drop()
+
+
 @pytest.fixture(scope="session")
 def app(tmp_path_factory, registry_url, pki_dir):
     """The portal for in-process tests (test client), on a migrated database."""
     tmp = tmp_path_factory.mktemp("app")
-    database_url, drop = _create_database(tmp, "app")
-    application = create_app(
-        "testing",
-        {
-            **_overrides(tmp, database_url, registry_url, pki_dir, "http://portal.test"),
-            "WTF_CSRF_ENABLED": False,
-        },
-    )
-    _migrate(application)
-    yield application
-    from portal.extensions import db
-
-    with application.app_context():
-        db.engine.dispose()
-    drop()
+    with migrated_portal(tmp, "app", registry_url, pki_dir, WTF_CSRF_ENABLED=False) as application:
+        yield application
 
 
 class _TestSession(scoped_session):

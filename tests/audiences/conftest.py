@@ -9,8 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from portal import create_app
-from tests.conftest import _create_database, _migrate, _overrides, _serve
+from tests.conftest import _serve, migrated_portal
 
 
 class SwitchableRegistry:
@@ -80,19 +79,6 @@ def registry_overrides(registries: dict[str, SwitchableRegistry]) -> dict:
 def app(tmp_path_factory, registry_url, pki_dir, registries):
     """Overrides the suite's ``app`` for this folder: the same portal, with every registry served."""
     tmp = tmp_path_factory.mktemp("audiences")
-    database_url, drop = _create_database(tmp, "audiences")
-    application = create_app(
-        "testing",
-        {
-            **_overrides(tmp, database_url, registry_url, pki_dir, "http://portal.test"),
-            **registry_overrides(registries),
-            "WTF_CSRF_ENABLED": False,
-        },
-    )
-    _migrate(application)
-    yield application
-    from portal.extensions import db
-
-    with application.app_context():
-        db.engine.dispose()
-    drop()
+    overrides = {**registry_overrides(registries), "WTF_CSRF_ENABLED": False}
+    with migrated_portal(tmp, "audiences", registry_url, pki_dir, **overrides) as application:
+        yield application

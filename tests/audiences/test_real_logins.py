@@ -10,12 +10,11 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from portal import create_app
 from portal.extensions import db
 from portal.models import Identity, UserSession
 from tests.audiences.conftest import registry_overrides
 from tests.audiences.people import COMPANY_A, COMPANY_A_EN
-from tests.conftest import _create_database, _migrate, _overrides
+from tests.conftest import migrated_portal
 from tests.helpers import form_with
 from tests.oidc_ops import PROVIDER_NAMES, idp_config_toml
 
@@ -25,21 +24,9 @@ def portal_with_ops(tmp_path_factory, test_ops, registries, registry_url, pki_di
     tmp = tmp_path_factory.mktemp("audiences-ops")
     config = tmp / "idp.toml"
     config.write_text(idp_config_toml(test_ops), encoding="utf-8")
-    database_url, drop = _create_database(tmp, "audops")
-    portal = create_app(
-        "testing",
-        {
-            **_overrides(tmp, database_url, registry_url, pki_dir, "http://portal.test"),
-            **registry_overrides(registries),
-            "IDP_CONFIG": str(config),
-            "WTF_CSRF_ENABLED": False,
-        },
-    )
-    _migrate(portal)
-    yield portal
-    with portal.app_context():
-        db.engine.dispose()
-    drop()
+    overrides = {**registry_overrides(registries), "IDP_CONFIG": str(config), "WTF_CSRF_ENABLED": False}
+    with migrated_portal(tmp, "audops", registry_url, pki_dir, **overrides) as portal:
+        yield portal
 
 
 def _log_in(portal, kind: str, account: str):

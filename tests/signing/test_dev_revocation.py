@@ -50,7 +50,7 @@ from portal.signing.devcrl import CRL_FILE, CRL_VALIDITY, DevRevocationFetcherBa
 from portal.signing.devpki import DEV_CRL_URL, TSA_COMMON_NAME, issue_signer_certificate, names_dev_crl
 from portal.signing.revinfo import RevocationCache
 from portal.signing.services import trust_services
-from tests.conftest import _create_database, _migrate, _overrides
+from tests.conftest import migrated_portal
 
 AGENCY = {"dlt": "Department of Land Transport"}
 
@@ -289,25 +289,14 @@ def development_app(tmp_path_factory, registry_url):
     if os.environ.get("SIGNATURE_LEVEL") or os.environ.get("TSA_URL"):
         pytest.skip("SIGNATURE_LEVEL / TSA_URL set in the environment")
     tmp = tmp_path_factory.mktemp("development-lta")
-    database_url, drop = _create_database(tmp, "devlta")
     pki_dir = tmp / "pki"
     old = ensure_dev_pki(pki_dir, AGENCY)
     cert_path = old.agency_paths["dlt"][1]
     cert_path.write_bytes(_without_crl_point(_cert(cert_path), old).public_bytes(serialization.Encoding.PEM))
-    application = create_app(
-        "development",
-        {
-            **_overrides(tmp, database_url, registry_url, pki_dir, "http://portal.test"),
-            "DEV_IDP_ENABLED": False,
-        },
-    )
-    _migrate(application)
-    yield application
-    from portal.extensions import db
-
-    with application.app_context():
-        db.engine.dispose()
-    drop()
+    with migrated_portal(
+        tmp, "devlta", registry_url, pki_dir, config="development", DEV_IDP_ENABLED=False
+    ) as application:
+        yield application
     shutil.rmtree(pki_dir, ignore_errors=True)
 
 

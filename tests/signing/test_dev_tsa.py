@@ -41,7 +41,7 @@ from portal.signing.timestamps import (
     is_development_tsa,
     tsa_certificates,
 )
-from tests.conftest import _create_database, _migrate, _overrides
+from tests.conftest import migrated_portal
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -293,23 +293,17 @@ def development_app(tmp_path_factory, registry_url):
     if os.environ.get("SIGNATURE_LEVEL") or os.environ.get("TSA_URL"):
         pytest.skip("SIGNATURE_LEVEL / TSA_URL set in the environment")
     tmp = tmp_path_factory.mktemp("development")
-    database_url, drop = _create_database(tmp, "devtsa")
     pki_dir = tmp / "pki"
-    application = create_app(
-        "development",
-        {
-            **_overrides(tmp, database_url, registry_url, pki_dir, "http://portal.test"),
-            "DEV_IDP_ENABLED": False,
-            "SIGNATURE_LEVEL": "B-T",  # the demo's default is B-LTA (test_dev_revocation.py)
-        },
-    )
-    _migrate(application)
-    yield application
-    from portal.extensions import db
-
-    with application.app_context():
-        db.engine.dispose()
-    drop()
+    with migrated_portal(
+        tmp,
+        "devtsa",
+        registry_url,
+        pki_dir,
+        config="development",
+        DEV_IDP_ENABLED=False,
+        SIGNATURE_LEVEL="B-T",  # the demo's default is B-LTA (test_dev_revocation.py)
+    ) as application:
+        yield application
     shutil.rmtree(pki_dir, ignore_errors=True)
 
 
