@@ -41,7 +41,6 @@ from portal.issuing import (
     RegistryRejected,
     Requester,
     SampleCase,
-    Setting,
     Subject,
 )
 from portal.issuing.http import registry_client
@@ -110,8 +109,6 @@ class BoiIssuer(Issuer):
     address_en: ClassVar[str] = "555 Vibhavadi-Rangsit Road, Chatuchak, Bangkok 10900"
     document_types: ClassVar[tuple[DocumentType, ...]] = (PROMOTION_CERTIFICATE,)
     template_folder: ClassVar[Path] = Path(__file__).with_name("templates")
-    #: Only the standard settings (registry_url, token, mutual TLS, timeout, retries, level, enabled).
-    settings_schema: ClassVar[tuple[Setting, ...]] = ()
     provides_mandates: ClassVar[tuple[str, ...]] = ("investor",)
 
     @classmethod
@@ -236,14 +233,6 @@ class BoiIssuer(Issuer):
             return [{"th": th, "en": en} for th, en in data[key]]
 
         return {
-            "agency": {
-                "name_th": self.name_th,
-                "name_en": self.name_en,
-                "ministry_th": self.ministry_th,
-                "ministry_en": self.ministry_en,
-                "address_th": self.address_th,
-                "address_en": self.address_en,
-            },
             "promotion": {
                 "certificate_no": data["certificate_no"],
                 "company_name_th": data["name_th"],

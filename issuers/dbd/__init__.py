@@ -38,7 +38,6 @@ from portal.issuing import (
     RegistryRejected,
     Requester,
     SampleCase,
-    Setting,
     Subject,
 )
 from portal.issuing.http import registry_client
@@ -114,8 +113,6 @@ class DbdIssuer(Issuer):
     address_en: ClassVar[str] = "563 Nonthaburi Road, Bang Kra So, Mueang Nonthaburi, Nonthaburi 11000"
     document_types: ClassVar[tuple[DocumentType, ...]] = (COMPANY_AFFIDAVIT,)
     template_folder: ClassVar[Path] = Path(__file__).with_name("templates")
-    #: Only the standard settings (registry_url, token, mutual TLS, timeout, retries, level, enabled).
-    settings_schema: ClassVar[tuple[Setting, ...]] = ()
     provides_mandates: ClassVar[tuple[str, ...]] = ("business",)
 
     @classmethod
@@ -239,14 +236,6 @@ class DbdIssuer(Issuer):
         requester["role_th"], requester["role_en"] = ROLES[requester["role"]]
         checked = checked_at_texts(datetime.fromisoformat(data["checked_at"]))
         return {
-            "agency": {
-                "name_th": self.name_th,
-                "name_en": self.name_en,
-                "ministry_th": self.ministry_th,
-                "ministry_en": self.ministry_en,
-                "address_th": self.address_th,
-                "address_en": self.address_en,
-            },
             "company": {
                 "name_th": data["name_th"],
                 "name_en": data["name_en"],

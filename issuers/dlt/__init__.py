@@ -16,7 +16,6 @@ from portal.issuing import (
     RegistryRejected,
     Requester,
     SampleCase,
-    Setting,
     Subject,
 )
 from portal.issuing.http import registry_client
@@ -95,8 +94,6 @@ class DltIssuer(Issuer):
         COMPANY_VEHICLE_REGISTRATION,
     )
     template_folder: ClassVar[Path] = Path(__file__).with_name("templates")
-    #: Only the standard settings (registry_url, token, mutual TLS, timeout, retries, level, enabled).
-    settings_schema: ClassVar[tuple[Setting, ...]] = ()
 
     @classmethod
     def sample_registry(cls):
@@ -167,27 +164,11 @@ class DltIssuer(Issuer):
     ) -> dict[str, Any]:
         try:
             if document_type.id in VEHICLE_TYPE_IDS:
-                return (
-                    self._agency()
-                    | vehicle_content(record, document.issued_at.date())
-                    | {"signatory": SIGNATORY}
-                )
+                return vehicle_content(record, document.issued_at.date()) | {"signatory": SIGNATORY}
             return self._content(record, document)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             # A date that is not a date, a licence that is not an object: refused, not a crash.
             raise RegistryRejected("DLT registry sent a record we cannot use") from exc
-
-    def _agency(self) -> dict[str, Any]:
-        return {
-            "agency": {
-                "name_th": self.name_th,
-                "name_en": self.name_en,
-                "ministry_th": self.ministry_th,
-                "ministry_en": self.ministry_en,
-                "address_th": self.address_th,
-                "address_en": self.address_en,
-            }
-        }
 
     def _content(self, record: Record, document: DocumentInfo) -> dict[str, Any]:
         as_of = document.issued_at.date()
@@ -208,14 +189,6 @@ class DltIssuer(Issuer):
                 }
             )
         return {
-            "agency": {
-                "name_th": self.name_th,
-                "name_en": self.name_en,
-                "ministry_th": self.ministry_th,
-                "ministry_en": self.ministry_en,
-                "address_th": self.address_th,
-                "address_en": self.address_en,
-            },
             "holder": {
                 "name_th": record.holder_name_th,
                 "name_en": record.holder_name_en,

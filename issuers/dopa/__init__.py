@@ -39,7 +39,6 @@ from portal.issuing import (
     Record,
     RegistryRejected,
     SampleCase,
-    Setting,
     Subject,
 )
 from portal.issuing.http import registry_client
@@ -144,8 +143,6 @@ class DopaIssuer(Issuer):
     number_prefix: ClassVar[str] = "มท"
     document_types: ClassVar[tuple[DocumentType, ...]] = (HOUSE_REGISTRATION,)
     template_folder: ClassVar[Path] = Path(__file__).with_name("templates")
-    #: Only the standard settings (registry_url, token, mutual TLS, timeout, retries, level, enabled).
-    settings_schema: ClassVar[tuple[Setting, ...]] = ()
 
     @classmethod
     def sample_registry(cls):
@@ -247,14 +244,6 @@ class DopaIssuer(Issuer):
                 row["birth_year_be"] = row["birth_year"] + BE_OFFSET
             members.append(row)
         return {
-            "agency": {
-                "name_th": self.name_th,
-                "name_en": self.name_en,
-                "ministry_th": self.ministry_th,
-                "ministry_en": self.ministry_en,
-                "address_th": self.address_th,
-                "address_en": self.address_en,
-            },
             "house": dict(record.data["house"]),
             "holder": resident,
             "members": members,

@@ -228,6 +228,11 @@ class Issuer(abc.ABC):
     document_types: ClassVar[tuple[DocumentType, ...]]
     #: Folder holding this issuer's templates, namespaced ``issuers/<id>/…``.
     template_folder: ClassVar[Path]
+    #: The agency's ministry and head-office address, printed in the letterhead.
+    ministry_th: ClassVar[str] = ""
+    ministry_en: ClassVar[str] = ""
+    address_th: ClassVar[str] = ""
+    address_en: ClassVar[str] = ""
     #: The issuer's own settings, besides the standard ones every issuer has
     #: (:data:`portal.issuing.settings.STANDARD_SETTINGS`).
     settings_schema: ClassVar[tuple[Setting, ...]] = ()
@@ -249,6 +254,19 @@ class Issuer(abc.ABC):
     def sample_cases(cls) -> tuple[SampleCase, ...]:
         """Requests the sample registry answers, at least one per document type."""
         return ()
+
+    @classmethod
+    def agency_facts(cls) -> dict[str, str]:
+        """The letterhead's ``agency``: names, ministry and address in both languages. The portal
+        puts it in every document's template context unless ``build_content`` gives its own."""
+        return {
+            "name_th": cls.name_th,
+            "name_en": cls.name_en,
+            "ministry_th": cls.ministry_th,
+            "ministry_en": cls.ministry_en,
+            "address_th": cls.address_th,
+            "address_en": cls.address_en,
+        }
 
     def document_type(self, type_id: str) -> DocumentType | None:
         return next((t for t in self.document_types if t.id == type_id), None)

@@ -57,8 +57,10 @@ def certificate_data(
 def certificate_context(
     issuer: Issuer, doc_type: DocumentType, record: Record, document: DocumentInfo
 ) -> dict[str, Any]:
-    """The template context of a document: the issuer's content plus the ``document`` facts."""
+    """The template context of a document: the issuer's content plus the ``document`` facts and,
+    unless the issuer gives its own, the ``agency`` letterhead from its metadata."""
     context = issuer.build_content(doc_type, record, document)
+    context.setdefault("agency", issuer.agency_facts())
     context["document"] = {
         "number": document.number,
         "verification_code": document.verification_code,

@@ -157,7 +157,13 @@ def test_sample_request_renders_signs_and_validates(app, app_ctx, serve, cls, ca
     document = _document(cls, case)
     context = certificate_context(issuer, doc_type, record, document)
     html = app.jinja_env.get_template(doc_type.template).render(**context)
-    for text in (doc_type.title_th, doc_type.title_en, record.holder_name_th, record.holder_name_en):
+    for text in (
+        doc_type.title_th,
+        doc_type.title_en,
+        record.holder_name_th,
+        record.holder_name_en,
+        cls.name_th,
+    ):
         assert str(escape(text)) in html, text  # both languages, and whose document it is
 
     pdf = runtime.renderer().render(
