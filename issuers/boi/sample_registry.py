@@ -12,34 +12,25 @@ portal only ever talks to it over HTTP, exactly as it would to the agency.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from flask import Flask, abort, jsonify, request
+from flask import Flask, jsonify
+
+from issuers.sample import not_found, person_identifier, read_json, sample_registry_app
 
 RECORDS_FILE = Path(__file__).with_name("sample_records.json")
 
 
-def person_identifier(entry: dict) -> str:
-    """How a listed person is named in URLs: the national ID, else ``<NATIONALITY>:<PASSPORT>``."""
-    return entry.get("pid") or f"{entry.get('nationality')}:{entry.get('passport_number')}"
-
-
 def create_registry_app(*, token: str | None = None, records_file: Path = RECORDS_FILE) -> Flask:
     """The sample registry; when ``token`` is set, requests must carry it as a bearer token."""
-    app = Flask(__name__)
-    promotions = json.loads(records_file.read_text(encoding="utf-8"))
-
-    @app.before_request
-    def _check_token():
-        if token and request.headers.get("Authorization") != f"Bearer {token}":
-            abort(401)
+    promotions = read_json(records_file)
+    app = sample_registry_app(__name__, token=token, health=lambda: {"records": len(promotions)})
 
     @app.get("/promotions/<juristic_id>")
     def promotion_record(juristic_id: str):
         record = promotions.get(juristic_id)
         if record is None:
-            return jsonify(error="not_found", detail="no promoted company under this number"), 404
+            return not_found("no promoted company under this number")
         return jsonify(juristic_id=juristic_id, **record)
 
     @app.get("/people/<identifier>/companies")
@@ -56,9 +47,5 @@ def create_registry_app(*, token: str | None = None, records_file: Path = RECORD
             if any(person_identifier(entry).upper() == wanted for entry in record.get("representatives", []))
         ]
         return jsonify(companies=found)
-
-    @app.get("/health")
-    def health():
-        return jsonify(status="ok", records=len(promotions))
 
     return app

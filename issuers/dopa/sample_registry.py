@@ -9,36 +9,30 @@ whole house page: deciding what a requester may see of the other residents is th
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from flask import Flask, abort, jsonify, request
+from flask import Flask, jsonify
+
+from issuers.sample import not_found, read_json, sample_registry_app
 
 RECORDS_FILE = Path(__file__).with_name("sample_records.json")
 
 
 def create_registry_app(*, token: str | None = None, records_file: Path = RECORDS_FILE) -> Flask:
     """The sample registry; when ``token`` is set, requests must carry it as a bearer token."""
-    app = Flask(__name__)
-    houses = json.loads(records_file.read_text(encoding="utf-8"))["houses"]
+    houses = read_json(records_file)["houses"]
     # A person is registered in one house at a time (the register's rule), so an index by
     # resident is enough.
     by_resident = {member["pid"]: house for house in houses for member in house["members"]}
-
-    @app.before_request
-    def _check_token():
-        if token and request.headers.get("Authorization") != f"Bearer {token}":
-            abort(401)
+    app = sample_registry_app(
+        __name__, token=token, health=lambda: {"houses": len(houses), "residents": len(by_resident)}
+    )
 
     @app.get("/houses/by-resident/<pid>")
     def house_of_resident(pid: str):
         house = by_resident.get(pid)
         if house is None:
-            return jsonify(error="not_found", detail="this person is registered in no house"), 404
+            return not_found("this person is registered in no house")
         return jsonify(house)
-
-    @app.get("/health")
-    def health():
-        return jsonify(status="ok", houses=len(houses), residents=len(by_resident))
 
     return app
