@@ -17,7 +17,8 @@ from datetime import date, datetime
 from typing import Any
 
 from portal.clock import BANGKOK
-from portal.issuing import Mandate, NotAuthorised, RegistryRejected, Requester
+from portal.issuing import Mandate, NotAuthorised, RecordNotFound, RegistryRejected, Requester, Subject
+from portal.issuing.http import RegistryClient
 from portal.rendering import english_date_short, pid_is_valid, thai_date
 
 __all__ = [
@@ -209,6 +210,44 @@ def entitled_requester(
     raise NotAuthorised(
         f"the {company_label} does not list you as a director or authorised representative of this company"
     )
+
+
+def fetch_company_record(
+    client: RegistryClient,
+    subject: Subject,
+    *,
+    document: str,
+    path: str,
+    what: str,
+    not_found: str,
+    label: str,
+) -> Mapping[str, Any]:
+    """The registry's record of ``subject``'s company (``path`` takes ``{juristic_id}``).
+
+    An invalid juristic ID is RecordNotFound without asking; another company's record is the
+    registry's fault (RegistryRejected), checked before anyone's authority is.
+    """
+    if not pid_is_valid(subject.juristic_id or ""):
+        raise RecordNotFound(f"{document} needs a valid juristic-person number")
+    body = client.get_json(path, {"juristic_id": subject.juristic_id}, not_found_message=not_found)
+    body = required_dict(body, what, label)
+    if body.get("juristic_id") != subject.juristic_id:
+        raise RegistryRejected(f"{label} registry returned another company's record")
+    return body
+
+
+def registry_mandates(
+    client: RegistryClient, requester: Requester, *, path: str, key: str, source: str, label: str
+) -> tuple[Mandate, ...]:
+    """The companies a registry lists ``requester`` for (``path`` takes ``{identifier}``)."""
+    if not (requester.pid or (requester.passport_number and requester.nationality)):
+        return ()
+    body = client.get_json(
+        path,
+        {"identifier": requester.identifier},
+        not_found_message=f"the {label} has no record of this person",
+    )
+    return parse_mandates(body, key=key, source=source, label=label)
 
 
 def parse_mandates(body: Any, *, key: str, source: str, label: str) -> tuple[Mandate, ...]:

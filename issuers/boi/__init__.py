@@ -21,10 +21,10 @@ from issuers.juristic import (
     checked_at_texts,
     dedupe,
     entitled_requester,
+    fetch_company_record,
     iso_date,
-    parse_mandates,
     parse_people,
-    required_dict,
+    registry_mandates,
     required_text,
     text_pairs,
     whole_number,
@@ -37,14 +37,12 @@ from portal.issuing import (
     Issuer,
     Mandate,
     Record,
-    RecordNotFound,
     RegistryRejected,
     Requester,
     SampleCase,
     Subject,
 )
 from portal.issuing.http import registry_client
-from portal.rendering import pid_is_valid
 
 LABEL = "BOI"
 
@@ -140,28 +138,26 @@ class BoiIssuer(Issuer):
 
     def mandates_for(self, requester: Requester) -> tuple[Mandate, ...]:
         """The promoted companies whose BOI record lists ``requester`` as authorised representative."""
-        if not (requester.pid or (requester.passport_number and requester.nationality)):
-            return ()
-        body = self._client().get_json(
-            "/people/{identifier}/companies",
-            {"identifier": requester.identifier},
-            not_found_message="the BOI has no record of this person",
+        return registry_mandates(
+            self._client(),
+            requester,
+            path="/people/{identifier}/companies",
+            key="companies",
+            source=self.id,
+            label=LABEL,
         )
-        return parse_mandates(body, key="companies", source=self.id, label=LABEL)
 
     def fetch_record(self, document_type: DocumentType, subject: Subject) -> Record:
-        if not pid_is_valid(subject.juristic_id or ""):
-            raise RecordNotFound("a promotion certificate needs a valid juristic-person number")
         checked_at = clock.now()
-        body = self._client().get_json(
-            "/promotions/{juristic_id}",
-            {"juristic_id": subject.juristic_id},
-            not_found_message="the BOI has no promotion certificate for this company",
+        body = fetch_company_record(
+            self._client(),
+            subject,
+            document="a promotion certificate",
+            path="/promotions/{juristic_id}",
+            what="a promotion record",
+            not_found="the BOI has no promotion certificate for this company",
+            label=LABEL,
         )
-        body = required_dict(body, "a promotion record", LABEL)
-        # Whose record it is comes first: another company's record is the registry's fault.
-        if body.get("juristic_id") != subject.juristic_id:
-            raise RegistryRejected("BOI registry returned another company's record")
         promotion = self._promotion(body)
         representatives = parse_people(
             body.get("representatives"), role="authorised_representative", label=LABEL

@@ -18,10 +18,10 @@ from issuers.juristic import (
     checked_at_texts,
     dedupe,
     entitled_requester,
+    fetch_company_record,
     iso_date,
-    parse_mandates,
     parse_people,
-    required_dict,
+    registry_mandates,
     required_text,
     text_pairs,
     whole_number,
@@ -34,14 +34,12 @@ from portal.issuing import (
     Issuer,
     Mandate,
     Record,
-    RecordNotFound,
     RegistryRejected,
     Requester,
     SampleCase,
     Subject,
 )
 from portal.issuing.http import registry_client
-from portal.rendering import pid_is_valid
 
 LABEL = "DBD"
 
@@ -144,29 +142,26 @@ class DbdIssuer(Issuer):
 
     def mandates_for(self, requester: Requester) -> tuple[Mandate, ...]:
         """The companies whose DBD record lists ``requester`` as director or representative."""
-        if not (requester.pid or (requester.passport_number and requester.nationality)):
-            return ()
-        body = self._client().get_json(
-            "/people/{identifier}/mandates",
-            {"identifier": requester.identifier},
-            not_found_message="the DBD has no record of this person",
+        return registry_mandates(
+            self._client(),
+            requester,
+            path="/people/{identifier}/mandates",
+            key="mandates",
+            source=self.id,
+            label=LABEL,
         )
-        return parse_mandates(body, key="mandates", source=self.id, label=LABEL)
 
     def fetch_record(self, document_type: DocumentType, subject: Subject) -> Record:
-        if not pid_is_valid(subject.juristic_id or ""):
-            raise RecordNotFound("a company registration affidavit needs a valid juristic-person number")
         checked_at = clock.now()
-        body = self._client().get_json(
-            "/companies/{juristic_id}",
-            {"juristic_id": subject.juristic_id},
-            not_found_message="the DBD has no company registered under this number",
+        body = fetch_company_record(
+            self._client(),
+            subject,
+            document="a company registration affidavit",
+            path="/companies/{juristic_id}",
+            what="a company record",
+            not_found="the DBD has no company registered under this number",
+            label=LABEL,
         )
-        body = required_dict(body, "a company record", LABEL)
-        # Whose record it is comes first: another company's record is the registry's fault
-        # (RegistryRejected), not a reason to tell the person they may not ask.
-        if body.get("juristic_id") != subject.juristic_id:
-            raise RegistryRejected("DBD registry returned another company's record")
         company = self._company(body)
         directors = parse_people(body.get("directors"), role="director", label=LABEL, with_may_sign=True)
         if not directors:
