@@ -85,9 +85,29 @@ class TraWorker(SimpleWorker):
             finally:
                 db.session.remove()
 
+    def _shutdown(self):
+        # RQ stops an idle worker by raising StopRequested from the signal handler, wherever the
+        # main thread happens to be. Code that catches it and raises something else (psycopg
+        # resetting a connection mid-ping did) would lose the request and the worker would run on
+        # after SIGTERM. Remember it as well, and act on it at the next safe point.
+        self._stop_requested = True
+        super()._shutdown()
+
+    def _stop_if_requested(self) -> None:
+        if self._stop_requested and self.get_state() != WorkerStatus.BUSY:
+            raise StopRequested()
+
+    def heartbeat(self, timeout=None, pipeline=None):
+        # Every turn of the idle loop starts with a heartbeat: a safe point to stop (never from
+        # the job's heartbeat thread, and never while a job runs).
+        if threading.current_thread() is threading.main_thread():
+            self._stop_if_requested()
+        return super().heartbeat(timeout, pipeline)
+
     def run_maintenance_tasks(self):
         super().run_maintenance_tasks()
         self._requeue_stalled()
+        self._stop_if_requested()
 
     def _requeue_stalled(self) -> None:
         from portal.extensions import db
@@ -108,6 +128,8 @@ class TraWorker(SimpleWorker):
         except StopRequested:  # SIGTERM while idle: RQ's way of stopping; never swallow it
             raise
         except Exception:  # the safety net must never stop the worker
+            if self._stop_requested:  # the stop request, wrapped by the database driver
+                raise StopRequested() from None
             log.exception("safety net failed; will try at the next maintenance")
 
 

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import subprocess
 import threading
+import time
 
 import pytest
 import requests
 from redis import Redis
 from rq import Queue
+from rq.exceptions import StopRequested
 from rq.job import Job
 from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.jobs import enqueue_issuance, requeue_stalled
 from portal.jobs.queues import issuance_job_id
+from portal.jobs.worker import build_worker
 from portal.logs import bind_request_id
 from portal.models import AuditEvent, Certificate, DocumentRequest, RequestStatus, User
 from portal.services import issuance
@@ -434,8 +439,6 @@ def test_status_page_shows_waiting_and_failed_with_try_again_without_javascript(
 
 
 def test_sigterm_stops_a_worker_cleanly_and_frees_the_scheduler(jobs_env, workers):
-    import signal
-
     worker = workers.start()
     workers.wait_ready(worker)
     connection = Redis.from_url(REDIS_URL)
@@ -450,6 +453,38 @@ def test_sigterm_stops_a_worker_cleanly_and_frees_the_scheduler(jobs_env, worker
     log_tail = open(worker.log_path, "rb").read()[-2000:].decode(errors="replace")
     assert code == 0, log_tail
     assert not connection.exists(lock), log_tail  # the next worker's scheduler can take over at once
+
+
+def test_a_stop_request_that_a_library_swallows_still_stops_an_idle_worker(jobs_app, monkeypatch):
+    # Seen under load: SIGTERM arrived while the safety net's connection ping ran; psycopg's reset
+    # of the connection then raised an error of its own, RQ's StopRequested was lost inside it, and
+    # the worker ran on. Here the signal arrives at the same place, every time, and its exception
+    # is wrapped the same way.
+    def interrupted_mid_query():
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)  # RQ's handler raises StopRequested in here
+            time.sleep(5)
+        except StopRequested as stop:
+            raise RuntimeError("the connection was reset while it was being checked") from stop
+        return requeue_stalled()
+
+    monkeypatch.setattr("portal.jobs.requeue_stalled", interrupted_mid_query)
+    worker = build_worker(jobs_app)
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    # Without the fix only a second signal (RQ's cold shutdown: SystemExit) would end work().
+    watchdog = threading.Timer(20, os.kill, (os.getpid(), signal.SIGTERM))
+    watchdog.start()
+    started = time.monotonic()
+    try:
+        worker.work(with_scheduler=False)
+    except SystemExit:
+        pytest.fail("the worker ran on after SIGTERM: only a second signal stopped it")
+    finally:
+        watchdog.cancel()
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    assert time.monotonic() - started < 15
+    assert worker.get_state() != "busy" and worker.death_date is not None
 
 
 def test_a_request_for_a_document_no_longer_issued_fails_at_once_without_try_again(jobs_app):
