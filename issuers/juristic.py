@@ -122,6 +122,11 @@ class PersonEntry:
     #: Whether the person may sign for the company (DBD directors); None when not said.
     may_sign: bool | None = None
 
+    @property
+    def identifier(self) -> str:
+        """The national ID, else ``<nationality>:<passport>`` (as ``Requester.identifier``)."""
+        return self.pid or f"{self.nationality}:{self.passport_number}"
+
     def is_requester(self, requester: Requester) -> bool:
         if self.pid:
             return requester.pid == self.pid

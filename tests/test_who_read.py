@@ -363,16 +363,43 @@ def test_another_persons_reads_are_never_shown(client, login, create_user, event
     assert "DLT-P-0002" in html and "000777" in html and "DLT-P-0001" not in html
 
 
-def test_a_person_without_a_thai_id_gets_an_explanation_only(client, login, create_user, event):
-    event()
+def test_a_passport_holder_sees_only_the_reads_kept_under_their_passport(client, login, create_user, event):
+    event()  # Somchai's
+    event(subject_pid=None, subject_passport="GBR:X1234567", agency="boi", reference="BOI-P-0001")
+    event(subject_pid=None, subject_passport="GBR:X7654321", agency="boi", reference="BOI-P-0002")
+    event(subject_pid=None, subject_passport="JPN:X1234567", agency="dbd", reference="DBD-R-0003")
     investor = create_user(pid=None, passport_number="X1234567", nationality="GBR", name_en="Ms. Jane Smith")
     login(investor, audience="investor")
+    for url in ("/me/reads", "/me/reads?agency=boi&kind=record_read", f"/me/reads?pid={SOMCHAI}"):
+        html = page_text(client, url)
+        assert "BOI-P-0001" in html
+        assert not {"DLT-P-0001", "BOI-P-0002", "DBD-R-0003"} & set(re.findall(r"[A-Z]{3}-[A-Z]-\d{4}", html))
+        assert "ท่านเข้าสู่ระบบโดยไม่มีเลขประจำตัวประชาชนไทย" not in html
+    assert "BOI-P-0001" not in page_text(client, "/me/reads?agency=dlt")
+
+
+def test_a_person_with_neither_a_thai_id_nor_a_passport_gets_an_explanation_only(
+    client, login, create_user, event
+):
+    event()
+    event(subject_pid=None, subject_passport="GBR:X1234567", agency="boi", reference="BOI-P-0001")
+    login(create_user(pid=None, name_en="Ms. Jane Smith"), audience="business")
     for url in ("/me/reads", "/me/reads?agency=dlt&kind=record_read", f"/me/reads?pid={SOMCHAI}"):
         html = page_text(client, url)
-        assert "ท่านเข้าสู่ระบบโดยไม่มีเลขประจำตัวประชาชนไทย" in html
-        assert "<table" not in html and "DLT-P-0001" not in html and 'name="agency"' not in html
+        assert "ท่านเข้าสู่ระบบโดยไม่มีเลขประจำตัวประชาชนไทยหรือหนังสือเดินทาง" in html
+        assert "<table" not in html and "-P-0001" not in html and 'name="agency"' not in html
     english(client)
-    assert "You logged in without a Thai national ID number" in page_text(client)
+    assert "You logged in without a Thai national ID number or a passport" in page_text(client)
+
+
+def test_an_access_event_is_about_exactly_one_person(app):
+    from portal.services.audit import record_access
+
+    read = {"kind": "record_read", "agency": "boi", "reference": "R", "purpose": "P", "request_id": None}
+    with app.app_context():
+        for whose in ({}, {"subject_pid": SOMCHAI, "subject_passport": "GBR:X1234567"}):
+            with pytest.raises(ValueError):
+                record_access(**whose, **read)
 
 
 def test_the_embedded_default_sqlite_groups_by_bangkok_day_too(tmp_path, pki_dir):

@@ -172,7 +172,7 @@ class BoiIssuer(Issuer):
                 "requester": entitled.as_data(),
                 "checked_at": checked_at.isoformat(),
             },
-            named_people=dedupe([p.pid for p in representatives if p.pid]),
+            named_people=dedupe([p.identifier for p in representatives]),
         )
 
     @staticmethod

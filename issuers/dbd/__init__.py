@@ -185,7 +185,7 @@ class DbdIssuer(Issuer):
                 "requester": entitled.as_data(),
                 "checked_at": checked_at.isoformat(),
             },
-            named_people=dedupe([p.pid for p in (*directors, *representatives) if p.pid]),
+            named_people=dedupe([p.identifier for p in (*directors, *representatives)]),
         )
 
     @staticmethod

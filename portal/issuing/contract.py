@@ -207,9 +207,10 @@ class Record:
     holder_name_th: str
     holder_name_en: str
     data: Mapping[str, Any] = field(default_factory=dict)
-    #: National IDs of the people whose personal data the record holds besides the subject
-    #: (a company's directors, a house's members): each gets an access event, shown to them in
-    #: "Who read my data".
+    #: The people whose personal data the record holds besides the subject (a company's
+    #: directors, a house's members), each by national ID or, without one, as
+    #: ``<nationality>:<passport>`` (:attr:`Requester.identifier`): each gets an access event,
+    #: shown to them in "Who read my data".
     named_people: tuple[str, ...] = ()
 
 

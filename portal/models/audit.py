@@ -17,8 +17,10 @@ class AccessEvent(db.Model):
     __tablename__ = "access_events"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    #: National ID of the person whose data it is.
-    subject_pid: Mapped[str] = mapped_column(String(13), index=True)
+    #: Whose data it is: their national ID or, for a person without one,
+    #: ``subject_passport`` (``<nationality>:<passport number>``, as ``Requester.identifier``).
+    subject_pid: Mapped[str | None] = mapped_column(String(13), index=True)
+    subject_passport: Mapped[str | None] = mapped_column(String(24), index=True)
     #: "record_read" or "document_verified".
     kind: Mapped[str] = mapped_column(String(32))
     agency: Mapped[str] = mapped_column(String(32))

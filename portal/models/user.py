@@ -38,6 +38,16 @@ class User(UserMixin, db.Model):
     #: not stored): Flask-Login keeps that session's id in the cookie, not the user's id.
     login_session = None
 
+    @property
+    def identifier(self) -> str | None:
+        """How registries and the access log know this person: the national ID, else
+        ``<nationality>:<passport number>`` (as ``portal.issuing.Requester.identifier``)."""
+        if self.pid:
+            return self.pid
+        if self.nationality and self.passport_number:
+            return f"{self.nationality}:{self.passport_number}"
+        return None
+
     def get_id(self) -> str | None:
         return self.login_session.id if self.login_session is not None else None
 

@@ -2,8 +2,9 @@
 
 Record reads (an agency's record fetched to issue a document) are one entry each. Verifications
 of a document are counted per document per Bangkok calendar day, so that a document a bank
-checks every morning does not bury the reads. Only the logged-in person's own national ID is
-ever queried: there is no parameter naming whose log to show.
+checks every morning does not bury the reads. Only the logged-in person's own national ID (or,
+for a person without one, their passport) is ever queried: there is no parameter naming whose
+log to show.
 
 Also here: how the requester of a read is described when it is logged. The person may learn
 that someone else asked for a document naming them, and for which company, but never who.
@@ -135,8 +136,8 @@ class AccessEntry:
 class AccessLog:
     """One page of a person's log, with what the filters may choose from."""
 
-    #: False for a person without a Thai national ID: the log is kept by national ID.
-    has_pid: bool
+    #: False for a person with neither a Thai national ID nor a passport: the log is kept by those.
+    identified: bool
     entries: list[AccessEntry]
     page: int = 1
     pages: int = 1
@@ -188,16 +189,16 @@ def reads_for(user: User, *, page: int = 1, agency: str | None = None, kind: str
 
     An agency or kind the person cannot choose is a 400; a page past the last one a 404.
     """
-    if not user.pid:
-        return AccessLog(has_pid=False, entries=[])
-    pid = user.pid
-    agencies = _agencies_for(pid)
+    whose = _whose(user)
+    if whose is None:
+        return AccessLog(identified=False, entries=[])
+    agencies = _agencies_for(whose)
     if agency is not None and agency not in {a.id for a in agencies}:
         raise BadInput(_("There is no such agency to choose."), title=_("Unknown agency"))
     if kind is not None and kind not in KINDS:
         raise BadInput(_("There is no such kind of access to choose."), title=_("Unknown kind of access"))
 
-    conditions = [AccessEvent.subject_pid == pid]
+    conditions = [whose]
     if agency is not None:
         conditions.append(AccessEvent.agency == agency)
     if kind is not None:
@@ -213,7 +214,7 @@ def reads_for(user: User, *, page: int = 1, agency: str | None = None, kind: str
     entries = _entries(user, rows, {a.id: a for a in agencies})
     db.session.commit()  # end the read transaction; nothing was written
     return AccessLog(
-        has_pid=True,
+        identified=True,
         entries=entries,
         page=page,
         pages=pages,
@@ -224,10 +225,19 @@ def reads_for(user: User, *, page: int = 1, agency: str | None = None, kind: str
     )
 
 
-def _agencies_for(pid: str) -> tuple[Agency, ...]:
+def _whose(user: User):
+    """The condition picking the person's own events, None if nothing identifies them."""
+    if user.pid:
+        return AccessEvent.subject_pid == user.pid
+    if user.identifier:
+        return AccessEvent.subject_passport == user.identifier
+    return None
+
+
+def _agencies_for(whose) -> tuple[Agency, ...]:
     """The agencies offered now, plus any other agency found in the person's log."""
     known = {issuer.id: Agency(issuer.id, issuer.name_th, issuer.name_en) for issuer in runtime.issuers()}
-    logged = db.session.scalars(select(AccessEvent.agency).where(AccessEvent.subject_pid == pid).distinct())
+    logged = db.session.scalars(select(AccessEvent.agency).where(whose).distinct())
     for agency_id in logged:
         known.setdefault(agency_id, Agency(agency_id, agency_id.upper(), agency_id.upper()))
     return tuple(sorted(known.values(), key=lambda a: a.id))

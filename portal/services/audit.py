@@ -15,7 +15,8 @@ def record_audit(actor: str, action: str, target: str | None = None, **detail: A
 
 def record_access(
     *,
-    subject_pid: str,
+    subject_pid: str | None = None,
+    subject_passport: str | None = None,
     kind: str,
     agency: str,
     reference: str,
@@ -26,12 +27,16 @@ def record_access(
 ) -> None:
     """Note that someone's data was read, so they can see it ("Who read my data").
 
-    ``requested_by``/``on_behalf_of`` say who asked without naming another person (see
-    ``portal.services.access_log.describe_requester``).
+    The person is named by national ID or, without one, by ``subject_passport``
+    (``<nationality>:<passport number>``). ``requested_by``/``on_behalf_of`` say who asked
+    without naming another person (see ``portal.services.access_log.describe_requester``).
     """
+    if (subject_pid is None) == (subject_passport is None):
+        raise ValueError("an access event is about one person: a national ID or a passport")
     db.session.add(
         AccessEvent(
             subject_pid=subject_pid,
+            subject_passport=subject_passport,
             kind=kind,
             agency=agency,
             reference=reference,

@@ -2,12 +2,13 @@
 
 The subject is a person (their own document) or a company with the person who asks for it. Every
 person whose data the record holds gets an access event, shown in their "Who read my data": the
-subject, and each of ``Record.named_people`` (a company's directors, a house's members).
+subject, and each of ``Record.named_people`` (a company's directors, a house's members), by
+national ID or, for a person without one, by passport.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import re
 
 from portal.extensions import db
 from portal.issuing import DocumentType, Issuer, Record, Subject
@@ -17,6 +18,9 @@ from portal.services.audit import record_access
 from portal.services.mandates import requester_of
 
 __all__ = ["note_reads", "subject_of"]
+
+#: ``Requester.identifier`` of a person without a Thai national ID.
+_PASSPORT_IDENTIFIER = re.compile(r"[A-Z]{3}:[A-Z0-9]{5,20}")
 
 
 def subject_of(request: DocumentRequest) -> Subject:
@@ -39,9 +43,8 @@ def note_reads(request: DocumentRequest, issuer: Issuer, doc_type: DocumentType,
     company = None
     if request.for_company:
         company = f"{request.acting_for_name_th or ''} ({request.acting_for_name_en or ''})".strip()
-    requester_pid = None
-    if request.user_id:
-        requester_pid = db.session.scalar(select(User.pid).where(User.id == request.user_id))
+    requester = db.session.get(User, request.user_id) if request.user_id else None
+    requester_identifier = requester.identifier if requester is not None else None
     read = {
         "kind": "record_read",
         "agency": issuer.id,
@@ -56,16 +59,28 @@ def note_reads(request: DocumentRequest, issuer: Issuer, doc_type: DocumentType,
             subject_pid=request.subject_pid, requested_by=requested_by, on_behalf_of=on_behalf_of, **read
         )
         noted.add(request.subject_pid)
-    for pid in record.named_people:
-        if not isinstance(pid, str) or len(pid) != 13 or pid in noted:
+    for person in record.named_people:
+        person_is = _person(person)
+        if person_is is None or person in noted:
             continue
-        noted.add(pid)
+        noted.add(person)
         if request.user_id is None:
             requested_by, on_behalf_of = describe_requester(request)
-        elif pid == requester_pid:
+        elif person == requester_identifier:
             requested_by, on_behalf_of = SELF, company
         elif company:
             requested_by, on_behalf_of = REPRESENTATIVE, company[:300]
         else:
             requested_by, on_behalf_of = OTHER_PERSON, None
-        record_access(subject_pid=pid, requested_by=requested_by, on_behalf_of=on_behalf_of, **read)
+        record_access(**person_is, requested_by=requested_by, on_behalf_of=on_behalf_of, **read)
+
+
+def _person(identifier: object) -> dict[str, str] | None:
+    """Whom an access event is about, from a ``named_people`` entry; None for anything else."""
+    if not isinstance(identifier, str):
+        return None
+    if len(identifier) == 13 and identifier.isdigit():
+        return {"subject_pid": identifier}
+    if _PASSPORT_IDENTIFIER.fullmatch(identifier):
+        return {"subject_passport": identifier}
+    return None

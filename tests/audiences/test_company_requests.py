@@ -104,6 +104,17 @@ def test_an_investor_gets_the_boi_certificate_of_their_company(app, client, db_s
     content = _pdf_data(app, doc_request.certificate)["content"]
     assert content["requester"]["name_en"] == "Mr. Taro Yamada"
 
+    # The read is kept under his passport: he sees it as his own request...
+    mine = client.get("/me/reads?lang=en").get_data(as_text=True)
+    assert "Office of the Board of Investment" in mine and "You requested this document" in mine
+    assert doc_request.reference in mine
+    # ...and Somchai, the company's other BOI representative, as a representative's.
+    log_in(app, client, SOMCHAI)
+    theirs = client.get("/me/reads?lang=en").get_data(as_text=True)
+    assert "Office of the Board of Investment" in theirs
+    assert f"Requested by a representative of {COMPANY_A_TH} ({COMPANY_A_EN})" in theirs
+    assert "Yamada" not in theirs.split("<main")[1]
+
 
 def test_staff_without_a_mandate_get_a_403_page_and_the_attempt_is_logged(app, client, db_session):
     user = log_in(app, client, MALEE)
@@ -253,6 +264,12 @@ def test_directors_named_in_the_record_see_the_read_in_who_read_my_data(
     log_in(app, client, SOMCHAI)
     mine = client.get("/me/reads?lang=en").get_data(as_text=True)
     assert "Department of Business Development" in mine
+
+    # A director without a Thai ID sees it too, kept under his passport.
+    log_in(app, client, YAMADA)
+    page = client.get("/me/reads?lang=en").get_data(as_text=True)
+    assert "Department of Business Development" in page
+    assert f"Requested by a representative of {COMPANY_A_TH} ({COMPANY_A_EN})" in page
 
     # Someone not named in the record sees nothing of it.
     log_in(app, client, SOMYING)

@@ -74,9 +74,10 @@ def test_schmidt_represents_company_c(boi) -> None:
     assert record.data["requester"]["name_th"] == "Ms. Anna Schmidt"
 
 
-def test_named_people_are_the_representatives_with_a_national_id(boi) -> None:
-    assert boi.fetch_record(TYPE, company(COMPANY_A, YAMADA)).named_people == (SOMCHAI.pid,)
-    assert boi.fetch_record(TYPE, company(COMPANY_C, SCHMIDT)).named_people == ()
+def test_named_people_are_the_representatives_by_national_id_or_passport(boi) -> None:
+    record = boi.fetch_record(TYPE, company(COMPANY_A, YAMADA))
+    assert record.named_people == (SOMCHAI.pid, YAMADA.identifier) == (SOMCHAI.pid, "JPN:TK1234567")
+    assert boi.fetch_record(TYPE, company(COMPANY_C, SCHMIDT)).named_people == ("DEU:C01X00T47",)
 
 
 @pytest.mark.parametrize(

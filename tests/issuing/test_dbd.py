@@ -71,9 +71,9 @@ def test_a_director_gets_the_companys_record(dbd) -> None:
     ]
 
 
-def test_named_people_are_the_directors_with_a_national_id(dbd) -> None:
+def test_named_people_are_the_directors_by_national_id_or_passport(dbd) -> None:
     record = dbd.fetch_record(TYPE, company(COMPANY_A, ARUNEE))
-    assert record.named_people == (SOMCHAI.pid, ARUNEE.pid)
+    assert record.named_people == (SOMCHAI.pid, ARUNEE.pid, "JPN:TK1234567")
     assert dbd.fetch_record(TYPE, company(COMPANY_B, WICHAI)).named_people == (WICHAI.pid,)
     other = dbd.fetch_record(TYPE, company(COMPANY_C, Requester(pid="3101500445561")))
     assert other.named_people == ("3101500445561", "1103700233440")
