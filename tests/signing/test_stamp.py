@@ -8,12 +8,9 @@ rasterised with poppler's ``pdftoppm`` and read with ``pdftotext``. Nothing is m
 from __future__ import annotations
 
 import io
-import logging
 import re
 import shutil
-import statistics
 import subprocess
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,8 +42,6 @@ from portal.signing.stamp import (
 )
 from tests.rendering.test_pdfa import certificate_facts
 from tests.rendering.test_rendering import TEMPLATE, dlt_context, make_env, render_html
-
-log = logging.getLogger(__name__)
 
 # 03:15 UTC is 10:15 in Bangkok; 2026 CE is 2569 BE.
 SIGNED_AT = datetime(2026, 5, 14, 3, 15, tzinfo=UTC)
@@ -454,25 +449,9 @@ def test_long_agency_names_are_shrunk_into_the_box(
 # ----------------------------------------------------------------------------- cost
 
 
-def test_stamp_cost(stamp_unsigned: bytes, signing_identity: SigningIdentity) -> None:
-    """Extra signing time of the stamp, interleaved with plain signatures in the same run."""
-    sign_with_stamp(stamp_unsigned, signing_identity)
-    sign_without_stamp(stamp_unsigned, signing_identity)
-    plain_ms: list[float] = []
-    stamp_ms: list[float] = []
-    for _ in range(7):
-        started = time.perf_counter()
-        plain = sign_without_stamp(stamp_unsigned, signing_identity)
-        plain_ms.append((time.perf_counter() - started) * 1000)
-        started = time.perf_counter()
-        with_stamp = sign_with_stamp(stamp_unsigned, signing_identity)
-        stamp_ms.append((time.perf_counter() - started) * 1000)
-    plain_median, stamp_median = statistics.median(plain_ms), statistics.median(stamp_ms)
-    message = (
-        f"signing median: invisible {plain_median:.1f} ms, with stamp {stamp_median:.1f} ms "
-        f"(+{stamp_median - plain_median:.1f} ms); size +{len(with_stamp) - len(plain)} bytes"
-    )
-    log.warning(message)
-    print(message)
-    assert stamp_median < plain_median + 150
-    assert len(with_stamp) - len(plain) < 20_000
+def test_the_stamp_adds_little_to_the_file(stamp_unsigned: bytes, signing_identity: SigningIdentity) -> None:
+    """The stamp's font is a subset: a few KB, not the whole Thai font. (Its signing time is
+    measured by bench/issue.py, in the README's table; a timed test would fail on a busy machine.)"""
+    plain = sign_without_stamp(stamp_unsigned, signing_identity)
+    with_stamp = sign_with_stamp(stamp_unsigned, signing_identity)
+    assert 0 < len(with_stamp) - len(plain) < 20_000
