@@ -264,7 +264,7 @@ def test_current_key_cannot_be_retired_and_revoked_key_cannot_return(cli, dev_pk
 def test_a_token_key_location_round_trips_through_a_row_without_any_pin(tmp_path):
     """What `keys add --pkcs11-…` records is what the ring later loads from (and holds no PIN)."""
     from portal.models import SigningKey
-    from portal.services.keys import _location, _spec_of
+    from portal.services.keys.locations import _location, _spec_of
     from portal.signing import Pkcs11KeySpec
 
     spec = Pkcs11KeySpec(

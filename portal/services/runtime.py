@@ -89,7 +89,7 @@ def _read_key_specs() -> dict:
 def key_ring():
     """Each agency's signing identity: its current key in the signing_keys table (rotation), else
     the configured key files or PKCS#11 key, else the dev PKI. A switch of current key is picked up
-    within SIGNING_KEY_REFRESH_SECONDS (portal/services/keys.py)."""
+    within SIGNING_KEY_REFRESH_SECONDS (portal/services/keys/ring.py)."""
     from portal.services.keys import RotatingKeyRing
     from portal.signing import configured_identity_loader
 

@@ -1,0 +1,116 @@
+"""What verification says about the key that signed a document, and whose key it is.
+
+What: :func:`signer_facts` tells which signing certificate signed a document and what has become
+of it since (:class:`SignerFacts`); :func:`key_agency` finds the agency a key id belongs to.
+Both read the table, else (for an agency without rows) its configured key.
+
+Why: a verifier must learn which certificate signed and whether it was since retired (normal)
+or revoked (a problem); a document signed at or after its key's revocation must not be trusted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import SigningKey, SigningKeyStatus
+from portal.signing import certificate_key_id
+from portal.signing.keys import certificate_common_name
+
+from .configured import _configured_certificate, _configured_specs, _validity
+
+__all__ = ["SignerFacts", "key_agency", "signer_facts"]
+
+
+@dataclass(frozen=True)
+class SignerFacts:
+    """Which signing certificate signed a document, and what has become of it since."""
+
+    key_id: str
+    common_name: str | None
+    not_before: datetime | None
+    not_after: datetime | None
+    state: str
+    """``current``, ``standby``, ``retired``, ``revoked`` or ``unknown`` (not recorded)."""
+    retired_at: datetime | None = None
+    revoked_at: datetime | None = None
+    revocation_reason: str | None = None
+    signed_after_revocation: bool = False
+    """The document was signed at or after the key's revocation: it must not be trusted."""
+
+    @property
+    def key_id_short(self) -> str:
+        return self.key_id[:16]
+
+    @property
+    def state_label(self) -> str:
+        return {
+            "current": _("In use: the agency's current signing certificate"),
+            "standby": _("Not in use"),
+            "retired": _("Retired"),
+            "revoked": _("Revoked"),
+        }.get(self.state, _("Not recorded"))
+
+    def as_json(self) -> dict:
+        def iso(value: datetime | None) -> str | None:
+            return value.isoformat() if value else None
+
+        return {
+            "key_id": self.key_id,
+            "common_name": self.common_name,
+            "not_before": iso(self.not_before),
+            "not_after": iso(self.not_after),
+            "state": self.state,
+            "retired_at": iso(self.retired_at),
+            "revoked_at": iso(self.revoked_at),
+            "revocation_reason": self.revocation_reason,
+            "signed_after_revocation": self.signed_after_revocation,
+        }
+
+
+def signer_facts(agency: str, key_id: str, signed_at: datetime) -> SignerFacts:
+    """What the table (or, for an agency without rows, its configured key) says about ``key_id``."""
+
+    row = db.session.scalar(select(SigningKey).where(SigningKey.key_id == key_id))
+    if row is not None:
+        after = row.revoked_at is not None and signed_at >= row.revoked_at
+        return SignerFacts(
+            key_id=key_id,
+            common_name=row.subject_cn,
+            not_before=row.not_before,
+            not_after=row.not_after,
+            state=row.status,
+            retired_at=row.retired_at,
+            revoked_at=row.revoked_at,
+            revocation_reason=row.revocation_reason,
+            signed_after_revocation=row.status == SigningKeyStatus.REVOKED and after,
+        )
+    has_rows = db.session.scalar(select(SigningKey.id).where(SigningKey.agency == agency).limit(1))
+    spec = None if has_rows is not None else _configured_specs(strict=False).get(agency)
+    certificate = _configured_certificate(spec) if spec is not None else None
+    if certificate is not None and certificate_key_id(certificate) == key_id:
+        not_before, not_after = _validity(certificate)
+        return SignerFacts(
+            key_id=key_id,
+            common_name=certificate_common_name(certificate),
+            not_before=not_before,
+            not_after=not_after,
+            state=SigningKeyStatus.CURRENT.value,
+        )
+    return SignerFacts(key_id=key_id, common_name=None, not_before=None, not_after=None, state="unknown")
+
+
+def key_agency(key_id: str) -> str | None:
+    """The agency whose signing key ``key_id`` is: from the table, else the configured keys."""
+    agency = db.session.scalar(select(SigningKey.agency).where(SigningKey.key_id == key_id))
+    if agency is not None:
+        return agency
+    for name, spec in _configured_specs(strict=False).items():
+        certificate = _configured_certificate(spec)
+        if certificate is not None and certificate_key_id(certificate) == key_id:
+            return name
+    return None
