@@ -48,16 +48,15 @@ from pyhanko.sign.pkcs11 import select_pkcs11_signing_params
 from pyhanko.sign.signers import Signer
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from .keys import (
+from .identity import (
     KeyLoadError,
-    Pkcs11KeySpec,
     SigningIdentity,
-    _certs_from_file,
-    _one_cert,
     _PadesBaselineSignedAttributes,
     certificate_common_name,
     certificate_key_id,
 )
+from .keyfiles import _certs_from_file, _one_cert
+from .keysettings import Pkcs11KeySpec
 
 __all__ = [
     "Pkcs11KeySigner",
