@@ -13,9 +13,12 @@ Public API (import from here):
   them from the configuration). :class:`SigningServiceUnavailable` means "retry later".
 - :func:`check_pdf_signature` -> :class:`SignatureCheck` with a :class:`FileFinding`.
 
-Importing this package does no work: no files are read and no keys are loaded.
+Importing this package does no work: no files are read and no keys are loaded. It does
+correct asn1crypto's test for indefinite lengths (:mod:`portal.signing.asn1fix`), which made
+some signatures take a minute.
 """
 
+from . import asn1fix
 from .devpki import DevPki, DevPkiError, ensure_dev_pki
 from .errors import (
     RevocationInfoUnavailable,
@@ -51,6 +54,8 @@ from .signer import (
     sign_pdf,
 )
 from .validation import FileFinding, SignatureCheck, check_pdf_signature
+
+asn1fix.apply()
 
 __all__ = [
     "SIGNATURE_FIELD",

@@ -118,14 +118,11 @@ class _DevTimeStamper(TimeStamper):
         # objects shared between trees, or built fresh, are re-encoded on every dump()).
         self._tsa_name = _der(x509.GeneralName(name="directory_name", value=certificate.subject))
         self._content_type = _der(simple_cms_attribute("content_type", "tst_info"))
-        # SHA-512, not the default SHA-256: a DEFAULT value is left out of the DER, and asn1crypto
-        # builds it afresh whenever someone reads it (pyHanko does, checking the token), which
-        # marks the whole token as changed; dumping the signature around it then re-encodes that
-        # 17-deep path over and over (measured: 18-66 s for one signature, in about 2 runs of 5).
+        # SHA-256, RFC 5816's default, which the DER leaves out, as most TSAs' tokens do: so the
+        # demo and the tests take the path that once made signatures take a minute
+        # (portal/signing/asn1fix.py).
         self._signing_certificate = _der(
-            simple_cms_attribute(
-                "signing_certificate_v2", as_signing_certificate_v2(certificate, hash_algo="sha512")
-            )
+            simple_cms_attribute("signing_certificate_v2", as_signing_certificate_v2(certificate))
         )
         self._sid = _der(
             cms.SignerIdentifier(
