@@ -5,9 +5,9 @@ company directors, the BOI for investment-promotion representatives). They are a
 and the answer is kept on the server-side session row so that pages never call a registry;
 when a company's document is requested they are asked again, and only that fresh answer counts.
 
-Who is asked: a person with a Thai national ID at every registry that vouches for business or
-investor mandates (a director who is also a BOI representative gets both); a foreign investor
-known only by passport at the registries that vouch for investors.
+Who is asked: everyone at every registry that vouches for business or investor mandates (a
+director who is also a BOI representative gets both), by national ID or, for a person without
+one, by passport: the DBD lists foreign directors by passport, and they need its affidavit too.
 """
 
 from __future__ import annotations
@@ -93,11 +93,10 @@ class ActingContext:
 
 
 def mandate_audiences(user: User) -> tuple[str, ...]:
-    """Which kinds of mandate to ask about for ``user``: by national ID both, by passport investors."""
-    if user.pid:
+    """Which kinds of mandate to ask about for ``user``: both, for anyone the registries can know
+    (a national ID, or a passport with its nationality)."""
+    if user.pid or (user.passport_number and user.nationality):
         return ("business", "investor")
-    if user.passport_number and user.nationality:
-        return ("investor",)
     return ()
 
 

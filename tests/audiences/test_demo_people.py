@@ -75,7 +75,7 @@ def _forms(html: str):
         ("dev-somchai", None, {"dlt/driving-licence", "dopa/house-registration"}),
         ("dev-somchai", COMPANY_A, {"dbd/company-affidavit", "boi/promotion-certificate"}),
         ("dev-somying", None, {"dlt/driving-licence", "dopa/house-registration"}),
-        ("dev-yamada", COMPANY_A, {"boi/promotion-certificate"}),
+        ("dev-yamada", COMPANY_A, {"dbd/company-affidavit", "boi/promotion-certificate"}),
     ],
     ids=["somchai", "somchai-for-company-a", "somying", "yamada-for-company-a"],
 )

@@ -35,16 +35,37 @@ def test_a_director_gets_the_company_from_the_dbd_and_the_boi_at_login(app, clie
     assert audit_events(db_session, "mandates.checked", user.id)[0].detail["companies"] == [COMPANY_A]
 
 
-def test_a_foreign_investor_is_asked_at_the_boi_only_and_acts_for_their_company(
-    app, client, db_session, registries
+def test_a_foreign_director_is_asked_by_passport_at_the_dbd_and_the_boi_and_acts_for_the_company(
+    app, client, db_session
 ):
-    registries["dbd"].down = True  # never asked: a passport holder's mandates come from the BOI
     user = log_in(app, client, YAMADA)
     row = login_session(db_session, user)
     assert user.pid is None and row.audience == "investor"
-    assert [(m["juristic_id"], m["source"]) for m in row.mandates] == [(COMPANY_A, "boi")]
+    assert {(m["juristic_id"], m["role"], m["source"]) for m in row.mandates} == {
+        (COMPANY_A, "director", "dbd"),
+        (COMPANY_A, "authorised_representative", "boi"),
+    }
     assert row.mandates_unavailable == []
     assert row.acting_for == COMPANY_A
+    catalogue = client.get("/?lang=en").get_data(as_text=True)
+    assert (
+        "/documents/dbd/company-affidavit" in catalogue
+        and "/documents/boi/promotion-certificate" in catalogue
+    )
+
+
+def test_a_foreign_investor_still_acts_for_the_company_while_the_dbd_is_down(
+    app, client, db_session, registries
+):
+    registries["dbd"].down = True
+    user = log_in(app, client, YAMADA)
+    row = login_session(db_session, user)
+    assert [(m["juristic_id"], m["source"]) for m in row.mandates] == [(COMPANY_A, "boi")]
+    assert row.mandates_unavailable == ["dbd"]
+    assert row.acting_for == COMPANY_A
+    catalogue = client.get("/?lang=en").get_data(as_text=True)
+    assert "/documents/boi/promotion-certificate" in catalogue
+    assert "/documents/dbd/company-affidavit" not in catalogue
 
 
 def test_staff_without_a_mandate_get_no_company(app, client, db_session):
@@ -120,11 +141,24 @@ def test_the_catalogue_follows_the_acting_context(app, client, db_session):
     assert "/documents/dlt/driving-licence" not in my_documents
 
 
-def test_an_investor_is_offered_the_boi_documents_of_their_company_only(app, client):
-    log_in(app, client, YAMADA)
+def test_a_passport_holder_is_offered_what_the_registries_vouch_for_and_nothing_personal(app, client):
+    # Schmidt is only a BOI representative of Company C: its BOI documents, nothing of the DBD's.
+    schmidt = {
+        "sub": "dev-schmidt",
+        "passport_number": "C01X00T47",
+        "nationality": "DEU",
+        "name": "Ms. Anna Schmidt",
+        "name_en": "Ms. Anna Schmidt",
+    }
+    log_in(app, client, schmidt)
     page = _offered(client)
     assert "/documents/boi/promotion-certificate" in page
-    assert "/documents/dbd/company-affidavit" not in page  # no DBD mandate asked for a passport
+    assert "/documents/dbd/company-affidavit" not in page
+    assert "/documents/dlt/driving-licence" not in page
+    # Yamada is also a DBD director of Company A: its business documents as well.
+    log_in(app, client, YAMADA)
+    page = _offered(client)
+    assert "/documents/boi/promotion-certificate" in page and "/documents/dbd/company-affidavit" in page
     assert "/documents/dlt/driving-licence" not in page
 
 
