@@ -41,17 +41,8 @@ from pyhanko_certvalidator.util import get_relevant_crl_dps, issuer_serial
 
 from portal import clock
 
-from .devpki import (
-    CLOCK_SKEW,
-    DEV_CRL_URL,
-    ROOT_CERT_FILE,
-    ROOT_KEY_FILE,
-    DevPkiError,
-    _load_cert,
-    _load_key,
-    _locked,
-    _write_atomically,
-)
+from .devpki import CLOCK_SKEW, ROOT_CERT_FILE, ROOT_KEY_FILE, _locked
+from .devpki_certs import DEV_CRL_URL, DevPkiError, _load_cert, _load_key, _write_atomically
 
 __all__ = ["CRL_FILE", "CRL_VALIDITY", "DevRevocationFetcherBackend", "dev_crl"]
 
