@@ -3,11 +3,17 @@
 Registered in ``tests/conftest.py`` (``pytest_plugins``): ``dev_pki``, ``new_key`` (key files issued
 by the app's development root), ``ring`` (the app's key ring, forgotten after the test) and ``cli``
 (``cli("add", ...)`` runs ``flask portal keys add ...``).
+
+Also the helpers every key test shares: :func:`issue_cert_file` (a document-signing certificate
+for a public key, by a root's files) and :func:`softhsm_util` (SoftHSM2's command line on a
+private configuration).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +24,42 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from portal.signing import certificate_key_id, load_trust_roots
 from portal.signing.devpki import issue_signer_certificate
+
+SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
+
+
+def softhsm_util(conf: Path, *args: str) -> None:
+    """``softhsm2-util *args`` with ``SOFTHSM2_CONF=conf``; RuntimeError with its output on failure."""
+    env = {**os.environ, "SOFTHSM2_CONF": str(conf)}
+    result = subprocess.run(["softhsm2-util", *args], env=env, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"softhsm2-util {args[0]} failed: {result.stdout} {result.stderr}")
+
+
+def issue_cert_file(
+    public_key,
+    common_name: str,
+    path: Path,
+    *,
+    issuer_cert: Path,
+    issuer_key: Path,
+    days: tuple[int, int] = (-1, 30),
+) -> str:
+    """Write a document-signing certificate for ``public_key``, issued by the root in
+    ``issuer_cert``/``issuer_key`` and valid from ``days[0]`` to ``days[1]`` days from now, to
+    ``path`` (PEM); return its key id (what documents record as ``signer_key_id``)."""
+    now = dt.datetime.now(dt.UTC)
+    cert = issue_signer_certificate(
+        public_key,
+        common_name=common_name,
+        root_cert=cx509.load_pem_x509_certificate(issuer_cert.read_bytes()),
+        root_key=serialization.load_pem_private_key(issuer_key.read_bytes(), password=None),
+        not_before=now + dt.timedelta(days=days[0]),
+        not_after=now + dt.timedelta(days=days[1]),
+    )
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (loaded,) = load_trust_roots([path])
+    return certificate_key_id(loaded)
 
 
 @dataclass(frozen=True)
@@ -38,18 +80,7 @@ def make_key_files(
 ) -> KeyFiles:
     """A document-signing key and certificate issued by ``issuer`` (e.g. the dev root)."""
     directory.mkdir(parents=True, exist_ok=True)
-    root_cert = cx509.load_pem_x509_certificate(issuer_cert.read_bytes())
-    root_key = serialization.load_pem_private_key(issuer_key.read_bytes(), password=None)
     private_key = key or ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.UTC)
-    cert = issue_signer_certificate(
-        private_key.public_key(),
-        common_name=name,
-        root_cert=root_cert,
-        root_key=root_key,
-        not_before=now + dt.timedelta(days=days[0]),
-        not_after=now + dt.timedelta(days=days[1]),
-    )
     slug = name.lower().replace(" ", "-")
     key_path, cert_path = directory / f"{slug}.key.pem", directory / f"{slug}.cert.pem"
     key_path.write_bytes(
@@ -57,9 +88,10 @@ def make_key_files(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
     )
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (loaded,) = load_trust_roots([cert_path])
-    return KeyFiles(key_path, cert_path, certificate_key_id(loaded))
+    key_id = issue_cert_file(
+        private_key.public_key(), name, cert_path, issuer_cert=issuer_cert, issuer_key=issuer_key, days=days
+    )
+    return KeyFiles(key_path, cert_path, key_id)
 
 
 @pytest.fixture

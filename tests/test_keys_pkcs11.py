@@ -16,13 +16,11 @@ stand in for the PIN check.
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import logging
 import os
 import secrets
 import shutil
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,17 +28,14 @@ from pathlib import Path
 import pkcs11
 import pytest
 import sqlalchemy as sa
-from cryptography import x509 as cx509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from pkcs11 import Attribute, KeyType
 from pkcs11.util.ec import encode_ec_public_key, encode_named_curve_parameters
 
-from portal.signing import certificate_key_id, load_trust_roots
-from portal.signing.devpki import issue_signer_certificate
+from portal.signing import load_trust_roots
 from portal.signing.pkcs11 import Pkcs11KeySigner, close_pkcs11_sessions
-
-SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
+from tests.keys_plugin import SOFTHSM_MODULE, issue_cert_file, softhsm_util
 
 KEY_ROWS = sa.text("SELECT count(*) FROM signing_keys")
 KEY_EVENTS = sa.text("SELECT count(*) FROM audit_events WHERE action LIKE 'signing_key.%'")
@@ -75,13 +70,6 @@ class Hsm:
     root_cert: Path
 
 
-def _softhsm_util(conf: Path, *args: str) -> None:
-    env = {**os.environ, "SOFTHSM2_CONF": str(conf)}
-    result = subprocess.run(["softhsm2-util", *args], env=env, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"softhsm2-util {args[0]} failed: {result.stdout} {result.stderr}")
-
-
 def _generate_in_token(session, label: str, *, root_cert: Path, root_key: Path, directory: Path) -> TokenKey:
     """Generate a key pair in the token and issue a document-signing certificate for it."""
     parameters = session.create_domain_parameters(
@@ -90,19 +78,15 @@ def _generate_in_token(session, label: str, *, root_cert: Path, root_key: Path, 
     public, private = parameters.generate_keypair(store=True, label=label, id=secrets.token_bytes(4))
     assert private[Attribute.SENSITIVE] and not private[Attribute.EXTRACTABLE]
     public_der = encode_ec_public_key(public)
-    now = dt.datetime.now(dt.UTC)
-    certificate = issue_signer_certificate(
-        serialization.load_der_public_key(public_der),
-        common_name=f"DLT {label} (DEVELOPMENT)",
-        root_cert=cx509.load_pem_x509_certificate(root_cert.read_bytes()),
-        root_key=serialization.load_pem_private_key(root_key.read_bytes(), password=None),
-        not_before=now - dt.timedelta(minutes=10),
-        not_after=now + dt.timedelta(days=30),
-    )
     path = directory / f"{label}.cert.pem"
-    path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    (loaded,) = load_trust_roots([path])
-    return TokenKey(label=label, cert=path, key_id=certificate_key_id(loaded), public_der=public_der)
+    key_id = issue_cert_file(
+        serialization.load_der_public_key(public_der),
+        f"DLT {label} (DEVELOPMENT)",
+        path,
+        issuer_cert=root_cert,
+        issuer_key=root_key,
+    )
+    return TokenKey(label=label, cert=path, key_id=key_id, public_der=public_der)
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +107,7 @@ def hsm(app, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hsm]:
     )
     suffix = secrets.token_hex(4)
     token, pin, so_pin = f"tra-keys-{suffix}", secrets.token_hex(8), secrets.token_hex(8)
-    _softhsm_util(conf, "--init-token", "--free", "--label", token, "--pin", pin, "--so-pin", so_pin)
+    softhsm_util(conf, "--init-token", "--free", "--label", token, "--pin", pin, "--so-pin", so_pin)
 
     saved = os.environ.get("SOFTHSM2_CONF")
     close_pkcs11_sessions()

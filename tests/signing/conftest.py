@@ -6,11 +6,9 @@ prefixed ``signing_`` so that it cannot clash with fixtures of the main conftest
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import secrets
 import shutil
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +27,7 @@ from portal.signing import (
     load_trust_roots,
     sign_pdf,
 )
-from portal.signing.devpki import issue_signer_certificate
+from tests.keys_plugin import SOFTHSM_MODULE, issue_cert_file, softhsm_util
 
 SIGNING_AGENCIES = {
     "dlt": "Department of Land Transport",
@@ -101,8 +99,6 @@ def signing_tmp_pki_dir(tmp_path: Path) -> Path:
 
 # --- SoftHSM2: a private token directory per test session (never /etc/softhsm or /var/lib/softhsm) ---
 
-SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
-
 
 @dataclass(frozen=True)
 class SoftHsm:
@@ -125,29 +121,6 @@ class SoftHsm:
     root_cert: Path
 
 
-def _softhsm_util(conf: Path, *args: str) -> None:
-    env = {**os.environ, "SOFTHSM2_CONF": str(conf)}
-    result = subprocess.run(["softhsm2-util", *args], env=env, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"softhsm2-util {args[0]} failed: {result.stdout} {result.stderr}")
-
-
-def _issue_signing_cert(pki: DevPki, public_key, common_name: str, path: Path) -> None:
-    """A document-signing certificate for ``public_key`` from the development root (as devpki does)."""
-    root_cert = cx509.load_pem_x509_certificate(pki.root_cert_path.read_bytes())
-    root_key = serialization.load_pem_private_key(pki.root_key_path.read_bytes(), password=None)
-    now = dt.datetime.now(dt.UTC)
-    cert = issue_signer_certificate(
-        public_key,
-        common_name=common_name,
-        root_cert=root_cert,
-        root_key=root_key,
-        not_before=now - dt.timedelta(minutes=10),
-        not_after=now + dt.timedelta(days=30),
-    )
-    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-
-
 @pytest.fixture(scope="session")
 def signing_softhsm(tmp_path_factory: pytest.TempPathFactory, signing_pki: DevPki) -> Iterator[SoftHsm]:
     """Two initialised SoftHSM2 tokens with keys imported from PKCS#8 files, certificates by our dev root.
@@ -168,7 +141,7 @@ def signing_softhsm(tmp_path_factory: pytest.TempPathFactory, signing_pki: DevPk
     token, pin_token = f"tra-test-{suffix}", f"tra-pin-{suffix}"
     pin, so_pin = secrets.token_hex(8), secrets.token_hex(8)
     for label in (token, pin_token):
-        _softhsm_util(conf, "--init-token", "--free", "--label", label, "--pin", pin, "--so-pin", so_pin)
+        softhsm_util(conf, "--init-token", "--free", "--label", label, "--pin", pin, "--so-pin", so_pin)
 
     keys = {
         "ec": (token, "01", ec.generate_private_key(ec.SECP256R1())),
@@ -184,11 +157,15 @@ def signing_softhsm(tmp_path_factory: pytest.TempPathFactory, signing_pki: DevPk
             )
         )
         args = ("--import", str(key_file), "--token", token_label, "--label", label, "--id", key_id)
-        _softhsm_util(conf, *args, "--pin", pin)
+        softhsm_util(conf, *args, "--pin", pin)
         key_file.unlink()  # the private key now lives only in the token
         certs[label] = base / f"{label}.cert.pem"
-        _issue_signing_cert(
-            signing_pki, key.public_key(), f"HSM {label} Document Signing (DEVELOPMENT)", certs[label]
+        issue_cert_file(
+            key.public_key(),
+            f"HSM {label} Document Signing (DEVELOPMENT)",
+            certs[label],
+            issuer_cert=signing_pki.root_cert_path,
+            issuer_key=signing_pki.root_key_path,
         )
 
     pin_env = f"TRA_TEST_HSM_PIN_{suffix.upper()}"
