@@ -106,9 +106,24 @@ def _overrides(tmp: Path, database_url: str, registry_url: str, pki_dir: Path, b
     }
 
 
+def bare_app(tmp: Path, config_name: str = "testing", **settings) -> Flask:
+    """An app of ``config_name`` on a throw-away SQLite file, not migrated: for what
+    ``create_app`` itself decides or refuses (configuration checks)."""
+    return create_app(
+        config_name,
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp / 'bare.db'}",
+            "BLOB_DIR": str(tmp / "blobs"),
+            "DEV_PKI_DIR": str(tmp / "pki"),
+            "SECRET_KEY": "test-secret-not-the-development-one",
+            **settings,
+        },
+    )
+
+
 @contextmanager
 def migrated_portal(
-    tmp: Path, label: str, registry_url: str, pki_dir: Path, *, config: str = "testing", **overrides
+    tmp: Path, label: str, registry_url: str | None, pki_dir: Path, *, config: str = "testing", **overrides
 ) -> Iterator[Flask]:
     """A portal (``config``) on its own migrated database; the database goes away afterwards."""
     from portal.extensions import db
@@ -188,24 +203,29 @@ class LiveServer:
     app: object
 
 
+@contextmanager
+def served_portal(
+    tmp: Path, label: str, registry_url: str | None, pki_dir: Path, *, port: int | None = None, **overrides
+) -> Iterator[LiveServer]:
+    """A :func:`migrated_portal` served over real HTTP on loopback (``port``, else a free one)."""
+    port = port or free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    with migrated_portal(
+        tmp, label, registry_url, pki_dir, PUBLIC_BASE_URL=base_url, **overrides
+    ) as application:
+        server = _serve(application, port)
+        try:
+            yield LiveServer(base_url, application)
+        finally:
+            server.shutdown()
+
+
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory, registry_url, pki_dir) -> Iterator[LiveServer]:
     """The whole portal served over real HTTP on loopback, with the embedded dev OP,
     its own migrated database, and the registry on its own server."""
-    tmp = tmp_path_factory.mktemp("live")
-    database_url, drop = _create_database(tmp, "live")
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    application = create_app("testing", _overrides(tmp, database_url, registry_url, pki_dir, base_url))
-    _migrate(application)
-    server = _serve(application, port)
-    yield LiveServer(base_url, application)
-    server.shutdown()
-    from portal.extensions import db
-
-    with application.app_context():
-        db.engine.dispose()
-    drop()
+    with served_portal(tmp_path_factory.mktemp("live"), "live", registry_url, pki_dir) as server:
+        yield server
 
 
 @pytest.fixture

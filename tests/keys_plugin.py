@@ -5,14 +5,15 @@ by the app's development root), ``ring`` (the app's key ring, forgotten after th
 (``cli("add", ...)`` runs ``flask portal keys add ...``).
 
 Also the helpers every key test shares: :func:`issue_cert_file` (a document-signing certificate
-for a public key, by a root's files) and :func:`softhsm_util` (SoftHSM2's command line on a
-private configuration).
+for a public key, by a root's files), :func:`softhsm_conf` (a private SoftHSM2 configuration) and
+:func:`softhsm_util` (SoftHSM2's command line on it).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,20 @@ from portal.signing import certificate_key_id, load_trust_roots
 from portal.signing.devpki import issue_signer_certificate
 
 SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
+
+
+def softhsm_conf(base: Path) -> Path:
+    """A private SoftHSM2 configuration with its token directory under ``base`` (never the
+    system's); RuntimeError naming the package when SoftHSM2 is not installed."""
+    if shutil.which("softhsm2-util") is None or not Path(SOFTHSM_MODULE).exists():
+        raise RuntimeError("SoftHSM2 is not installed: apt-get install softhsm2 (make apt-test does it)")
+    (base / "tokens").mkdir()
+    conf = base / "softhsm2.conf"
+    conf.write_text(
+        f"directories.tokendir = {base / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n"
+        "slots.removable = false\n"
+    )
+    return conf
 
 
 def softhsm_util(conf: Path, *args: str) -> None:

@@ -20,7 +20,6 @@ import io
 import logging
 import os
 import secrets
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +34,7 @@ from pkcs11.util.ec import encode_ec_public_key, encode_named_curve_parameters
 
 from portal.signing import load_trust_roots
 from portal.signing.pkcs11 import Pkcs11KeySigner, close_pkcs11_sessions
-from tests.keys_plugin import SOFTHSM_MODULE, issue_cert_file, softhsm_util
+from tests.keys_plugin import SOFTHSM_MODULE, issue_cert_file, softhsm_conf, softhsm_util
 
 KEY_ROWS = sa.text("SELECT count(*) FROM signing_keys")
 KEY_EVENTS = sa.text("SELECT count(*) FROM audit_events WHERE action LIKE 'signing_key.%'")
@@ -94,17 +93,10 @@ def hsm(app, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hsm]:
     """A fresh token with two keys generated in it, certificates by the app's development root."""
     from portal.services import runtime
 
-    if shutil.which("softhsm2-util") is None or not Path(SOFTHSM_MODULE).exists():
-        raise RuntimeError("SoftHSM2 is not installed: apt-get install softhsm2 (make apt-test does it)")
+    base = tmp_path_factory.mktemp("keys-softhsm")
+    conf = softhsm_conf(base)
     with app.app_context():
         dev_pki = runtime.dev_pki()
-    base = tmp_path_factory.mktemp("keys-softhsm")
-    (base / "tokens").mkdir()
-    conf = base / "softhsm2.conf"
-    conf.write_text(
-        f"directories.tokendir = {base / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n"
-        "slots.removable = false\n"
-    )
     suffix = secrets.token_hex(4)
     token, pin, so_pin = f"tra-keys-{suffix}", secrets.token_hex(8), secrets.token_hex(8)
     softhsm_util(conf, "--init-token", "--free", "--label", token, "--pin", pin, "--so-pin", so_pin)

@@ -13,29 +13,16 @@ import requests
 
 from tests.audiences.people import COMPANY_A
 from tests.browser.test_accessibility import axe_page, violations  # noqa: F401 - axe_page is a fixture
-from tests.conftest import LiveServer, _create_database, _migrate, _overrides, _serve, free_port
+from tests.conftest import LiveServer, served_portal
 from tests.helpers import form_with, login_via_dev_idp
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory, pki_dir) -> Iterator[LiveServer]:
-    from portal import create_app
-    from portal.extensions import db
-
+    """As ``make demo``: no registry address, so the sample registries mounted in the portal answer."""
     tmp = tmp_path_factory.mktemp("demo")
-    database_url, drop = _create_database(tmp, "demo")
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    settings = _overrides(tmp, database_url, "unused", pki_dir, base_url)
-    del settings["DLT_REGISTRY_URL"]
-    application = create_app("testing", {**settings, "SAMPLE_REGISTRIES_MOUNTED": True})
-    _migrate(application)
-    server = _serve(application, port)
-    yield LiveServer(base_url, application)
-    server.shutdown()
-    with application.app_context():
-        db.engine.dispose()
-    drop()
+    with served_portal(tmp, "demo", None, pki_dir, SAMPLE_REGISTRIES_MOUNTED=True) as server:
+        yield server
 
 
 def _offered(browser, base_url: str) -> list[str]:

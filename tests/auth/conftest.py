@@ -6,8 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from portal import create_app
-from tests.conftest import LiveServer, _create_database, _migrate, _overrides, _serve
+from tests.conftest import LiveServer, served_portal
 from tests.oidc_ops import idp_config_toml
 
 
@@ -25,21 +24,7 @@ def idp_live_server(
 ) -> Iterator[LiveServer]:
     """The whole portal over HTTP on ``portal_port``, logging in through the test OPs only."""
     tmp = tmp_path_factory.mktemp("idp-live")
-    database_url, drop = _create_database(tmp, "idp")
-    base_url = f"http://127.0.0.1:{portal_port}"
-    application = create_app(
-        "testing",
-        {
-            **_overrides(tmp, database_url, registry_url, pki_dir, base_url),
-            "IDP_CONFIG": str(idp_config_file),
-        },
-    )
-    _migrate(application)
-    server = _serve(application, portal_port)
-    yield LiveServer(base_url, application)
-    server.shutdown()
-    from portal.extensions import db
-
-    with application.app_context():
-        db.engine.dispose()
-    drop()
+    with served_portal(
+        tmp, "idp", registry_url, pki_dir, port=portal_port, IDP_CONFIG=str(idp_config_file)
+    ) as server:
+        yield server

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from portal import create_app
 from portal.auth.providers import IdpConfigError, load_idp_config, parse_idp_config
+from tests.conftest import bare_app
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "idp.example.toml"
 SECRETS = {"THAID_CLIENT_SECRET": "s1", "BIZ_IDP_CLIENT_SECRET": "s2", "INVESTOR_IDP_CLIENT_SECRET": "s3"}
@@ -91,30 +91,17 @@ def test_not_toml_and_no_file_are_plain_errors(tmp_path):
         parse_idp_config(tomllib.loads("providers = 'x'\n"), environ={})
 
 
-def _app(tmp_path, config_name="testing", **config):
-    return create_app(
-        config_name,
-        {
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'idp.db'}",
-            "BLOB_DIR": str(tmp_path / "blobs"),
-            "DEV_PKI_DIR": str(tmp_path / "pki"),
-            "SECRET_KEY": "test-secret-not-the-development-one",
-            **config,
-        },
-    )
-
-
 def test_create_app_stops_on_a_bad_file(tmp_path):
     path = tmp_path / "idp.toml"
     path.write_text('[providers.thaid]\nlabel_th = "x"\n')
     with pytest.raises(IdpConfigError, match="identity provider 'thaid': missing discovery_url"):
-        _app(tmp_path, IDP_CONFIG=str(path))
+        bare_app(tmp_path, IDP_CONFIG=str(path))
 
 
 def test_production_without_providers_says_so_plainly(tmp_path, monkeypatch):
     for name in ("PORTAL_IDP_CONFIG", "OIDC_DISCOVERY_URL"):
         monkeypatch.delenv(name, raising=False)
-    app = _app(tmp_path, "production", IDP_CONFIG=None, OIDC_DISCOVERY_URL=None, SIGNATURE_LEVEL="B-B")
+    app = bare_app(tmp_path, "production", IDP_CONFIG=None, OIDC_DISCOVERY_URL=None, SIGNATURE_LEVEL="B-B")
     client = app.test_client()
     answer = client.get("/login?lang=en")  # pages follow the chosen language (Thai by default)
     assert answer.status_code == 503
@@ -129,7 +116,7 @@ def test_development_without_a_file_has_the_one_dev_provider(client):
 
 
 def test_the_oidc_shorthand_is_one_provider(tmp_path):
-    app = _app(
+    app = bare_app(
         tmp_path,
         OIDC_DISCOVERY_URL="https://op.example/.well-known/openid-configuration",
         OIDC_CLIENT_ID="c",
@@ -151,7 +138,7 @@ def test_unreachable_discovery_is_a_plain_503(tmp_path):
         f'discovery_url = "http://127.0.0.1:{port}/.well-known/openid-configuration"\n'
         'client_id = "c"\nclient_secret = "s"\naudience = "citizen"\n'
     )
-    app = _app(tmp_path, IDP_CONFIG=str(path))
+    app = bare_app(tmp_path, IDP_CONFIG=str(path))
     client = app.test_client()
     assert client.get("/login").headers["Location"].endswith("/login/down")
     client.get("/lang/en?next=/")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,7 @@ from portal.signing import (
     load_trust_roots,
     sign_pdf,
 )
-from tests.keys_plugin import SOFTHSM_MODULE, issue_cert_file, softhsm_util
+from tests.keys_plugin import SOFTHSM_MODULE, issue_cert_file, softhsm_conf, softhsm_util
 
 SIGNING_AGENCIES = {
     "dlt": "Department of Land Transport",
@@ -128,15 +127,8 @@ def signing_softhsm(tmp_path_factory: pytest.TempPathFactory, signing_pki: DevPk
     ``SOFTHSM2_CONF`` points at a private configuration for the whole session (SoftHSM reads
     it once, when the module is first initialised in this process).
     """
-    if shutil.which("softhsm2-util") is None or not Path(SOFTHSM_MODULE).exists():
-        raise RuntimeError("SoftHSM2 is not installed: apt-get install softhsm2 (make apt-test does it)")
     base = tmp_path_factory.mktemp("softhsm")
-    (base / "tokens").mkdir()
-    conf = base / "softhsm2.conf"
-    conf.write_text(
-        f"directories.tokendir = {base / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n"
-        "slots.removable = false\n"
-    )
+    conf = softhsm_conf(base)
     suffix = secrets.token_hex(4)
     token, pin_token = f"tra-test-{suffix}", f"tra-pin-{suffix}"
     pin, so_pin = secrets.token_hex(8), secrets.token_hex(8)

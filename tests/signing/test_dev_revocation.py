@@ -35,7 +35,6 @@ from pyhanko_certvalidator.errors import CRLFetchError
 from pyhanko_certvalidator.policy_decl import REQUIRE_REVINFO, CertRevTrustPolicy
 from pyhanko_certvalidator.registry import SimpleTrustManager
 
-from portal import create_app
 from portal.signing import (
     DevPki,
     FileFinding,
@@ -50,7 +49,7 @@ from portal.signing.devcrl import CRL_FILE, CRL_VALIDITY, DevRevocationFetcherBa
 from portal.signing.devpki import DEV_CRL_URL, TSA_COMMON_NAME, issue_signer_certificate, names_dev_crl
 from portal.signing.revinfo import RevocationCache
 from portal.signing.services import trust_services
-from tests.conftest import migrated_portal
+from tests.conftest import bare_app, migrated_portal
 
 AGENCY = {"dlt": "Department of Land Transport"}
 
@@ -241,22 +240,9 @@ def test_revocation_data_is_fetched_once_for_many_documents(
 # --- configuration -------------------------------------------------------------------
 
 
-def _bare_app(tmp_path: Path, config_name: str, **settings):
-    return create_app(
-        config_name,
-        {
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.db'}",
-            "BLOB_DIR": str(tmp_path / "blobs"),
-            "DEV_PKI_DIR": str(tmp_path / "pki"),
-            "SECRET_KEY": "test-secret-not-the-development-one",
-            **settings,
-        },
-    )
-
-
 @pytest.mark.parametrize("settings", [{"SIGNATURE_LEVEL": "B-LTA"}, {"SIGNATURE_LEVEL_DLT": "B-LT"}])
 def test_the_dev_tsa_now_serves_b_lt_and_b_lta(tmp_path: Path, settings: dict) -> None:
-    app = _bare_app(tmp_path, "testing", TSA_URL="dev", **settings)
+    app = bare_app(tmp_path, "testing", TSA_URL="dev", **settings)
     assert app.config["TSA_URL"] == "dev"
 
 
@@ -265,12 +251,12 @@ def test_development_defaults_to_b_lta_and_production_refuses_dev_revocation(
 ) -> None:
     if os.environ.get("SIGNATURE_LEVEL") or os.environ.get("TSA_URL"):
         pytest.skip("SIGNATURE_LEVEL / TSA_URL set in the environment")
-    development = _bare_app(tmp_path, "development").config
+    development = bare_app(tmp_path, "development").config
     assert (development["SIGNATURE_LEVEL"], development["TSA_URL"]) == ("B-LTA", "dev")
 
     with pytest.raises(RuntimeError, match="TSA_URL=dev"):
-        _bare_app(tmp_path, "production", TSA_URL="dev", SIGNATURE_LEVEL="B-LTA", SAMPLE_DOCUMENTS=False)
-    sample = _bare_app(tmp_path, "production", TSA_URL="dev", SIGNATURE_LEVEL="B-LTA", SAMPLE_DOCUMENTS=True)
+        bare_app(tmp_path, "production", TSA_URL="dev", SIGNATURE_LEVEL="B-LTA", SAMPLE_DOCUMENTS=False)
+    sample = bare_app(tmp_path, "production", TSA_URL="dev", SIGNATURE_LEVEL="B-LTA", SAMPLE_DOCUMENTS=True)
     assert sample.config["SIGNATURE_LEVEL"] == "B-LTA"
 
     # The services refuse it too, whoever asks (not only create_app).

@@ -30,7 +30,6 @@ from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
 from portal import config as portal_config
-from portal import create_app
 from portal.signing import DevPki, SigningIdentity, ensure_dev_pki, load_trust_roots, sign_pdf
 from portal.signing.devpki import DEV_ORGANIZATION, TSA_COMMON_NAME
 from portal.signing.services import trust_services
@@ -41,7 +40,7 @@ from portal.signing.timestamps import (
     is_development_tsa,
     tsa_certificates,
 )
-from tests.conftest import migrated_portal
+from tests.conftest import bare_app, migrated_portal
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -234,19 +233,6 @@ def test_trust_services_build_one_dev_tsa_per_process_and_pki(
 # --- configuration ------------------------------------------------------------------
 
 
-def _bare_app(tmp_path: Path, config_name: str, **settings):
-    return create_app(
-        config_name,
-        {
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.db'}",
-            "BLOB_DIR": str(tmp_path / "blobs"),
-            "DEV_PKI_DIR": str(tmp_path / "pki"),
-            "SECRET_KEY": "test-secret-not-the-development-one",
-            **settings,
-        },
-    )
-
-
 def test_the_config_and_the_signing_code_agree_on_the_reserved_value() -> None:
     assert portal_config.DEV_TSA_URL == DEV_TSA_URL == "dev"
 
@@ -254,8 +240,8 @@ def test_the_config_and_the_signing_code_agree_on_the_reserved_value() -> None:
 def test_development_signs_at_b_lta_with_the_dev_tsa_and_testing_keeps_b_b(tmp_path: Path) -> None:
     if os.environ.get("SIGNATURE_LEVEL") or os.environ.get("TSA_URL"):
         pytest.skip("SIGNATURE_LEVEL / TSA_URL set in the environment")
-    development = _bare_app(tmp_path, "development").config
-    testing = _bare_app(tmp_path, "testing").config
+    development = bare_app(tmp_path, "development").config
+    testing = bare_app(tmp_path, "testing").config
 
     assert (development["SIGNATURE_LEVEL"], development["TSA_URL"]) == ("B-LTA", "dev")
     assert (testing["SIGNATURE_LEVEL"], testing["TSA_URL"]) == ("B-B", None)
@@ -278,9 +264,9 @@ def test_production_defaults_follow_sample_documents() -> None:
 
 def test_production_refuses_the_dev_tsa_with_a_plain_message(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="TSA_URL=dev is the development time-stamping authority"):
-        _bare_app(tmp_path, "production", TSA_URL="dev", SIGNATURE_LEVEL="B-T", SAMPLE_DOCUMENTS=False)
+        bare_app(tmp_path, "production", TSA_URL="dev", SIGNATURE_LEVEL="B-T", SAMPLE_DOCUMENTS=False)
     # A portal that issues SAMPLE documents signs with the development PKI anyway.
-    app = _bare_app(tmp_path, "production", TSA_URL="dev", SIGNATURE_LEVEL="B-T", SAMPLE_DOCUMENTS=True)
+    app = bare_app(tmp_path, "production", TSA_URL="dev", SIGNATURE_LEVEL="B-T", SAMPLE_DOCUMENTS=True)
     assert app.config["TSA_URL"] == "dev"
 
 
