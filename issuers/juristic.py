@@ -10,14 +10,23 @@ cannot use), so that a damaged entry can never turn into a wrong "not authorised
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from portal.clock import BANGKOK
-from portal.issuing import Mandate, NotAuthorised, RecordNotFound, RegistryRejected, Requester, Subject
+from portal.issuing import (
+    NATIONALITY,
+    PASSPORT_NUMBER,
+    Mandate,
+    NotAuthorised,
+    RecordNotFound,
+    RegistryRejected,
+    Requester,
+    Subject,
+    passport_identifier,
+)
 from portal.issuing.http import RegistryClient
 from portal.rendering import english_date_short, pid_is_valid, thai_date
 
@@ -44,9 +53,6 @@ ROLES: dict[str, tuple[str, str]] = {
     "director": ("กรรมการ", "Director"),
     "authorised_representative": ("ผู้รับมอบอำนาจ", "Authorised representative"),
 }
-
-_PASSPORT = re.compile(r"[A-Z0-9]{5,20}")
-_NATIONALITY = re.compile(r"[A-Z]{3}")
 
 
 def required_dict(value: Any, what: str, label: str) -> Mapping[str, Any]:
@@ -125,7 +131,7 @@ class PersonEntry:
     @property
     def identifier(self) -> str:
         """The national ID, else ``<nationality>:<passport>`` (as ``Requester.identifier``)."""
-        return self.pid or f"{self.nationality}:{self.passport_number}"
+        return self.pid or passport_identifier(self.nationality or "", self.passport_number or "")
 
     def is_requester(self, requester: Requester) -> bool:
         if self.pid:
@@ -161,9 +167,9 @@ def parse_people(
                 raise RegistryRejected(f"the {label} registry sent a person with an unusable ID")
         elif not (
             isinstance(passport, str)
-            and _PASSPORT.fullmatch(passport)
+            and PASSPORT_NUMBER.fullmatch(passport)
             and isinstance(nationality, str)
-            and _NATIONALITY.fullmatch(nationality)
+            and NATIONALITY.fullmatch(nationality)
         ):
             raise RegistryRejected(f"the {label} registry sent a person with an unusable ID")
         may_sign = entry.get("may_sign") if with_may_sign else None

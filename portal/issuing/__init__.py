@@ -2,6 +2,8 @@
 
 from portal.issuing.contract import (
     AUDIENCES,
+    NATIONALITY,
+    PASSPORT_NUMBER,
     ConsentText,
     DocumentInfo,
     DocumentType,
@@ -16,6 +18,8 @@ from portal.issuing.contract import (
     Requester,
     SampleCase,
     Subject,
+    is_passport_identifier,
+    passport_identifier,
 )
 from portal.issuing.registry import (
     DuplicateIssuer,
@@ -36,6 +40,8 @@ from portal.issuing.settings import (
 __all__ = [
     "AUDIENCES",
     "MASK",
+    "NATIONALITY",
+    "PASSPORT_NUMBER",
     "STANDARD_SETTINGS",
     "ConsentText",
     "DocumentInfo",
@@ -58,6 +64,8 @@ __all__ = [
     "Setting",
     "Subject",
     "discover_issuer_classes",
+    "is_passport_identifier",
     "load_issuers",
+    "passport_identifier",
     "validate_issuer_class",
 ]

@@ -8,6 +8,7 @@ issuing service does those around it.
 from __future__ import annotations
 
 import abc
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -24,7 +25,9 @@ __all__ = [
     "Issuer",
     "IssuingError",
     "Mandate",
+    "NATIONALITY",
     "NotAuthorised",
+    "PASSPORT_NUMBER",
     "Record",
     "RecordNotFound",
     "RegistryUnavailable",
@@ -32,7 +35,27 @@ __all__ = [
     "Requester",
     "SampleCase",
     "Subject",
+    "is_passport_identifier",
+    "passport_identifier",
 ]
+
+#: A passport number as the portal keeps it (upper case) and registries list it.
+PASSPORT_NUMBER = re.compile(r"[A-Z0-9]{5,20}")
+#: The passport's issuing country: ISO 3166 alpha-3, upper case.
+NATIONALITY = re.compile(r"[A-Z]{3}")
+_PASSPORT_IDENTIFIER = re.compile(f"{NATIONALITY.pattern}:{PASSPORT_NUMBER.pattern}")
+
+
+def passport_identifier(nationality: str, number: str) -> str:
+    """How a person without a Thai national ID is known to registries, in ``Record.named_people``
+    and in the access log: ``<nationality>:<passport number>``."""
+    return f"{nationality}:{number}"
+
+
+def is_passport_identifier(value: str) -> bool:
+    """Whether ``value`` has the shape :func:`passport_identifier` gives."""
+    return _PASSPORT_IDENTIFIER.fullmatch(value) is not None
+
 
 #: Who a document type is for: a person about themself, a company's representative, an investor.
 AUDIENCES: tuple[str, ...] = ("citizen", "business", "investor")
@@ -127,8 +150,8 @@ class Requester:
 
     @property
     def identifier(self) -> str:
-        """How the registry knows them: the national ID, else ``<nationality>:<passport>``."""
-        return self.pid or f"{self.nationality}:{self.passport_number}"
+        """How the registry knows them: the national ID, else :func:`passport_identifier`."""
+        return self.pid or passport_identifier(self.nationality or "", self.passport_number or "")
 
 
 @dataclass(frozen=True)

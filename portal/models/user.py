@@ -45,7 +45,9 @@ class User(UserMixin, db.Model):
         if self.pid:
             return self.pid
         if self.nationality and self.passport_number:
-            return f"{self.nationality}:{self.passport_number}"
+            from portal.issuing import passport_identifier
+
+            return passport_identifier(self.nationality, self.passport_number)
         return None
 
     def get_id(self) -> str | None:

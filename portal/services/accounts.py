@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -15,6 +14,7 @@ from portal import clock
 from portal.auth.providers import Provider
 from portal.errors import BadInput
 from portal.extensions import db
+from portal.issuing import NATIONALITY, PASSPORT_NUMBER
 from portal.models import Identity, User, UserSession
 from portal.rendering.dates import pid_is_valid
 from portal.services import mandates
@@ -31,8 +31,6 @@ __all__ = [
 ]
 
 _PASSPORT_FIELDS = frozenset({"passport_number", "nationality"})
-_PASSPORT = re.compile(r"^[A-Z0-9]{6,20}$")
-_NATIONALITY = re.compile(r"^[A-Z]{3}$")
 #: Fields kept on the Identity (what the provider vouched for), not on the User.
 IDENTITY_ATTRIBUTES = ("juristic_id", "juristic_name", "role", "passport_number", "nationality")
 #: The longest text accepted per field (the columns' sizes).
@@ -86,11 +84,11 @@ def _checked(portal_field: str, value: str) -> str:
         raise ClaimsError(_("The identity provider sent a juristic person number that is not valid."))
     if portal_field == "passport_number":
         value = value.upper()
-        if not _PASSPORT.match(value):
+        if not PASSPORT_NUMBER.fullmatch(value):
             raise ClaimsError(_("The identity provider sent a passport number that is not valid."))
     if portal_field == "nationality":
         value = value.upper()
-        if not _NATIONALITY.match(value):
+        if not NATIONALITY.fullmatch(value):
             raise ClaimsError(_("The identity provider sent a nationality that is not valid."))
     if len(value) > _MAX_LENGTH.get(portal_field, 320):
         raise ClaimsError(_("The identity provider sent information in a form this portal cannot use."))

@@ -8,19 +8,14 @@ national ID or, for a person without one, by passport.
 
 from __future__ import annotations
 
-import re
-
 from portal.extensions import db
-from portal.issuing import DocumentType, Issuer, Record, Subject
+from portal.issuing import DocumentType, Issuer, Record, Subject, is_passport_identifier
 from portal.models import DocumentRequest, User
 from portal.services.access_log import OTHER_PERSON, REPRESENTATIVE, SELF, describe_requester
 from portal.services.audit import record_access
 from portal.services.mandates import requester_of
 
 __all__ = ["note_reads", "subject_of"]
-
-#: ``Requester.identifier`` of a person without a Thai national ID.
-_PASSPORT_IDENTIFIER = re.compile(r"[A-Z]{3}:[A-Z0-9]{5,20}")
 
 
 def subject_of(request: DocumentRequest) -> Subject:
@@ -81,6 +76,6 @@ def _person(identifier: object) -> dict[str, str] | None:
         return None
     if len(identifier) == 13 and identifier.isdigit():
         return {"subject_pid": identifier}
-    if _PASSPORT_IDENTIFIER.fullmatch(identifier):
+    if is_passport_identifier(identifier):
         return {"subject_passport": identifier}
     return None
