@@ -128,8 +128,7 @@ class TraWorker(SimpleWorker):
         except StopRequested:  # SIGTERM while idle: RQ's way of stopping; never swallow it
             raise
         except Exception:  # the safety net must never stop the worker
-            if self._stop_requested:  # the stop request, wrapped by the database driver
-                raise StopRequested() from None
+            self._stop_if_requested()  # the stop request, wrapped by the database driver
             log.exception("safety net failed; will try at the next maintenance")
 
 
