@@ -111,7 +111,7 @@ def main() -> None:
 
 
 def run_pipeline(n: int, warmup: int) -> dict[str, list[float]]:
-    from portal.services import issuance
+    from portal.services import issuance_requests as issuance
 
     pids = ["1101700123456", "3100500678905", "1101400555555"]
     result: dict[str, list[float]] = {k: [] for k in ("fetch", "render", "sign", "store", "total")}
@@ -141,7 +141,8 @@ def run_floor(n: int, warmup: int) -> dict[str, list[float]]:
     from portal import clock
     from portal.issuing import DocumentInfo, Subject
     from portal.rendering import CERTIFICATE_CSS_PATH
-    from portal.services import issuance, runtime
+    from portal.services import certificate_content as issuance
+    from portal.services import runtime
 
     issuer = runtime.issuers().get("dlt")
     doc_type = issuer.document_type("driving-licence")

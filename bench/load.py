@@ -241,7 +241,7 @@ def issuance(args, env: dict, tmp: Path) -> None:
     from portal.extensions import db
     from portal.jobs import redis_connection
     from portal.models import Certificate, DocumentRequest, User
-    from portal.services import issuance as issuing
+    from portal.services import issuance_requests as issuing
 
     # portal.config read the environment when it was imported: pass the settings directly.
     app = create_app(

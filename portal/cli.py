@@ -29,7 +29,8 @@ def issue_command(issuer_id: str, type_id: str, pid: str, out_path: Path | None)
     """Issue ISSUER_ID's TYPE_ID document for one person, without the web (e.g. dlt driving-licence)."""
     from portal.errors import PortalError
     from portal.models import RequestStatus
-    from portal.services import issuance, runtime
+    from portal.services import runtime
+    from portal.services.issuance_requests import issue_for_subject
 
     if not re.fullmatch(r"\d{13}", pid) or not pid_is_valid(pid):
         raise click.BadParameter(
@@ -37,7 +38,7 @@ def issue_command(issuer_id: str, type_id: str, pid: str, out_path: Path | None)
         )
     try:
         with _sample_registries_if_embedded():
-            request, _times = issuance.issue_for_subject(issuer_id=issuer_id, type_id=type_id, pid=pid)
+            request, _times = issue_for_subject(issuer_id=issuer_id, type_id=type_id, pid=pid)
     except PortalError as exc:
         raise click.ClickException(str(exc.message or exc.title)) from None
     if request.status != RequestStatus.READY:
@@ -119,7 +120,7 @@ def worker_command(burst: bool, with_scheduler: bool) -> None:
 )
 def requeue_command(older_than: float | None) -> None:
     """Queue again unfinished requests that have no job (workers also do this by themselves)."""
-    from portal.jobs import requeue_stalled
+    from portal.services.issuance_jobs import requeue_stalled
 
     if not current_app.config.get("REDIS_URL"):
         raise click.ClickException("REDIS_URL is not set: there is no queue")

@@ -247,11 +247,11 @@ def create_user(db_session):
 @pytest.fixture
 def issue(app, db_session):
     """``issue(pid=…)``: run the real pipeline for a person and return the DocumentRequest."""
-    from portal.services import issuance
+    from portal.services.issuance_requests import issue_for_subject
 
     def run(pid: str = "1101700123456", issuer_id: str = "dlt", type_id: str = "driving-licence"):
         with app.app_context():
-            return issuance.issue_for_subject(issuer_id=issuer_id, type_id=type_id, pid=pid)[0]
+            return issue_for_subject(issuer_id=issuer_id, type_id=type_id, pid=pid)[0]
 
     return run
 

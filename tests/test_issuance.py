@@ -7,7 +7,9 @@ from sqlalchemy import func, select
 
 from portal.errors import NotFound
 from portal.models import AccessEvent, AuditEvent, Certificate, RequestStatus
-from portal.services import issuance, runtime
+from portal.services import runtime
+from portal.services.issuance_requests import issue_for_subject
+from portal.services.issuance_run import run_issuance
 
 
 def test_issues_a_signed_certificate(issue, app_ctx):
@@ -55,7 +57,7 @@ def test_registry_down_fails_plainly(app_ctx, issue, monkeypatch):
 
 def test_running_the_job_twice_issues_once(issue, db_session, app_ctx):
     request = issue()
-    issuance.run_issuance(request.id)
+    run_issuance(request.id)
     count = db_session.scalar(
         select(func.count()).select_from(Certificate).where(Certificate.request_id == request.id)
     )
@@ -64,9 +66,9 @@ def test_running_the_job_twice_issues_once(issue, db_session, app_ctx):
 
 def test_unknown_document_type_is_not_found(app_ctx):
     with pytest.raises(NotFound):
-        issuance.issue_for_subject(issuer_id="dlt", type_id="pilot-licence", pid="1101700123456")
+        issue_for_subject(issuer_id="dlt", type_id="pilot-licence", pid="1101700123456")
     with pytest.raises(NotFound):
-        issuance.issue_for_subject(issuer_id="nope", type_id="driving-licence", pid="1101700123456")
+        issue_for_subject(issuer_id="nope", type_id="driving-licence", pid="1101700123456")
 
 
 def test_issuing_is_audited(issue, db_session):

@@ -9,7 +9,9 @@ import pytest
 
 from portal import create_app
 from portal.models import RequestStatus
-from portal.services import issuance
+from portal.services.catalogue import find_document_type
+from portal.services.issuance_requests import create_request
+from portal.services.issuance_run import IssuanceDeferred, run_issuance
 
 
 def _closed_port_url() -> str:
@@ -45,14 +47,12 @@ def test_a_tsa_that_does_not_answer_makes_the_request_wait_then_fail_with_try_ag
     monkeypatch.setitem(app.config, "TSA_URL", _closed_port_url())
     monkeypatch.setitem(app.config, "TSA_TIMEOUT_SECONDS", 1)
     user = login()
-    issuer, doc_type = issuance.find_document_type("dlt", "driving-licence")
-    request = issuance._create_request(
-        user=user, subject_pid=user.pid, issuer=issuer, doc_type=doc_type, channel="web"
-    )
+    issuer, doc_type = find_document_type("dlt", "driving-licence")
+    request = create_request(user=user, subject_pid=user.pid, issuer=issuer, doc_type=doc_type, channel="web")
 
     # A job with retries left: the request waits, and says it is the signing service.
-    with pytest.raises(issuance.IssuanceDeferred):
-        issuance.run_issuance(request.id, retry_in=30)
+    with pytest.raises(IssuanceDeferred):
+        run_issuance(request.id, retry_in=30)
     db_session.refresh(request)
     assert request.status == RequestStatus.WAITING and request.failure_code == "tsa_unavailable"
     assert "http" not in request.failure_reason  # no service address in what is kept
@@ -60,7 +60,7 @@ def test_a_tsa_that_does_not_answer_makes_the_request_wait_then_fail_with_try_ag
     assert "service that signs and time-stamps the document did not answer" in waiting
 
     # The last try: failed, with Try again; nothing issued.
-    issuance.run_issuance(request.id)
+    run_issuance(request.id)
     db_session.refresh(request)
     assert request.status == RequestStatus.FAILED and request.can_retry and request.certificate is None
     failed = client.get(f"/requests/{request.id}?lang=en").get_data(as_text=True)

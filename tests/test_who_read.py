@@ -12,7 +12,10 @@ import pytest
 from sqlalchemy import select
 
 from portal.models import AccessEvent, DocumentRequest
-from portal.services import access_log, issuance, runtime
+from portal.services import access_log, runtime
+from portal.services.catalogue import find_document_type
+from portal.services.issuance_requests import create_request
+from portal.services.issuance_run import run_issuance
 
 SOMCHAI = "1101700123456"
 SOMYING = "3100500678905"
@@ -158,12 +161,12 @@ def test_a_request_made_by_someone_else_says_so_without_saying_who(
     somchai = create_user()
     other = create_user(pid=SOMYING, name_th="นางสาวสมหญิง รักไทย", name_en="Ms. Somying Rakthai")
     with app.app_context():
-        issuer, doc_type = issuance.find_document_type("dlt", "driving-licence")
+        issuer, doc_type = find_document_type("dlt", "driving-licence")
         # Another person's request that names Somchai (the shape a representative's request has).
-        request = issuance._create_request(
+        request = create_request(
             user=other, subject_pid=SOMCHAI, issuer=issuer, doc_type=doc_type, channel="web"
         )
-        issuance.run_issuance(request.id)
+        run_issuance(request.id)
     event = db_session.scalar(select(AccessEvent).where(AccessEvent.request_id == request.id))
     assert event.subject_pid == SOMCHAI and event.requested_by == "other_person"
 

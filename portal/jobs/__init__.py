@@ -1,56 +1,40 @@
-"""Background work: issuance as an RQ job when ``REDIS_URL`` is set, in-process when not.
+"""Background work: RQ on Redis when ``REDIS_URL`` is set, in-process when not.
 
-The job takes the request id (and the enqueuer's log request id); its function is
-``portal.jobs.tasks.issue_request``. Each request has one job id and is enqueued with RQ's
-``unique=True``, so a request has at most one live job; the database (a unique key on
-``certificates.request_id``) makes a duplicated or re-run job harmless all the same.
+This package knows queues, connections and workers, and nothing of what a task does: a task is
+named by its dotted path (``"portal.services.issuance_jobs.issue_request"``), as RQ stores it, so
+nothing here imports a service (``tests/test_layers.py`` checks). Without Redis the same dotted
+name is imported and called at once, in this process.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
-from datetime import timedelta
+from collections.abc import Callable, Sequence
 
 from flask import current_app
-from flask_babel import lazy_gettext as _l
 from redis import Redis
 from redis.exceptions import RedisError
 
-from portal.errors import ServiceUnavailable
-from portal.jobs.queues import ALL_QUEUES, ISSUANCE_QUEUE, issuance_job_id, queue_name
-from portal.logs import current_request_id
+from portal.jobs.queues import ALL_QUEUES, ISSUANCE_QUEUE, job_id_for, queue_name
 
 log = logging.getLogger(__name__)
 
 __all__ = [
     "ALL_QUEUES",
     "ISSUANCE_QUEUE",
-    "IssuingPaused",
-    "enqueue_issuance",
-    "ensure_issuing_available",
-    "issuance_queue",
+    "LIVE_STATES",
+    "enqueue",
+    "job_id_for",
+    "job_state",
+    "queue",
+    "queue_answers",
     "redis_connection",
-    "requeue_stalled",
+    "resolve_task",
 ]
 
 #: Job states in which a job will still run (or is running): nothing to re-enqueue.
-_LIVE_STATES = frozenset({"queued", "started", "scheduled", "deferred"})
-
-
-class IssuingPaused(ServiceUnavailable):
-    """Redis (the job queue) is unreachable: no new document can be asked for just now."""
-
-    title = _l("Issuing documents is paused")
-    type = "issuing-paused"
-
-    def __init__(self) -> None:
-        super().__init__(
-            _l(
-                "We cannot take new requests for documents at the moment. Nothing was requested. "
-                "Please try again in a few minutes. Checking documents and downloading the ones "
-                "you already have still works."
-            )
-        )
+LIVE_STATES = frozenset({"queued", "started", "scheduled", "deferred"})
 
 
 def redis_connection() -> Redis | None:
@@ -67,121 +51,118 @@ def redis_connection() -> Redis | None:
     return client
 
 
-def issuance_queue():
+def queue(base: str):
+    """The RQ queue named ``base`` (one of ``ALL_QUEUES``) on the app's Redis."""
     from rq import Queue
 
-    return Queue(queue_name(ISSUANCE_QUEUE), connection=redis_connection())
+    return Queue(queue_name(base), connection=redis_connection())
 
 
-def ensure_issuing_available() -> None:
-    """Raise ``IssuingPaused`` (503) when jobs go through Redis and Redis does not answer."""
+def queue_answers() -> bool:
+    """False when jobs go through Redis and Redis does not answer (logged); True otherwise."""
     connection = redis_connection()
     if connection is None:
-        return
+        return True
     try:
         connection.ping()
     except RedisError as exc:
-        log.warning("Redis unreachable, issuing paused: %s", exc)
-        raise IssuingPaused() from None
+        log.warning("Redis unreachable: %s", exc)
+        return False
+    return True
 
 
-def enqueue_issuance(request_id: str, *, replace_finished: bool = False) -> bool:
-    """Have the certificate for ``request_id`` issued; True when a job was queued (or it ran inline).
+def resolve_task(task: str) -> Callable:
+    """The function a dotted task name (``package.module.function``) names, imported as RQ does."""
+    module_name, _, name = task.rpartition(".")
+    return getattr(importlib.import_module(module_name), name)
 
-    Without Redis it runs now, in this process, with no retries. With Redis, a live job for the
-    request is left alone; a finished or failed one is replaced only with ``replace_finished``
-    ("Try again", the safety net). A Redis failure is logged, not raised: the request stays
-    QUEUED and ``requeue_stalled`` picks it up once Redis is back.
+
+def enqueue(
+    task: str,
+    *args,
+    queue_base: str,
+    job_id: str,
+    description: str,
+    timeout: int,
+    retry_intervals: Sequence[int] = (),
+    replace_finished: bool = False,
+) -> bool:
+    """Run the task named ``task`` with ``args``; True when a job was queued (or it ran inline).
+
+    Without Redis it runs now, in this process, with no retries. With Redis, one job per
+    ``job_id`` (RQ's ``unique=True``): a live job is left alone; a finished or failed one is
+    replaced only with ``replace_finished``. A Redis failure is logged, not raised (False).
     """
-    connection = redis_connection()
-    if connection is None:
-        from portal.services.issuance import run_issuance
-
-        run_issuance(request_id)
+    if redis_connection() is None:
+        resolve_task(task)(*args)
         return True
     try:
-        return _enqueue(request_id, replace_finished=replace_finished)
+        return _enqueue(
+            task,
+            args,
+            queue_base=queue_base,
+            job_id=job_id,
+            description=description,
+            timeout=timeout,
+            retry_intervals=retry_intervals,
+            replace_finished=replace_finished,
+        )
     except RedisError as exc:
-        log.warning("could not queue issuance of request %s (will be re-queued): %s", request_id, exc)
+        log.warning("could not queue %s (job %s): %s", task, job_id, exc)
         return False
 
 
-def _enqueue(request_id: str, *, replace_finished: bool) -> bool:
+def _enqueue(
+    task: str,
+    args: tuple,
+    *,
+    queue_base: str,
+    job_id: str,
+    description: str,
+    timeout: int,
+    retry_intervals: Sequence[int],
+    replace_finished: bool,
+) -> bool:
     from rq import Retry
     from rq.exceptions import DuplicateJobError
     from rq.job import Job
 
-    from portal.jobs.tasks import issue_request
-
     config = current_app.config
-    intervals = list(config["ISSUANCE_RETRY_INTERVALS"])
-    job_id = issuance_job_id(request_id)
-    queue = issuance_queue()
+    intervals = list(retry_intervals)
+    target = queue(queue_base)
     for _attempt in range(2):
         try:
-            queue.enqueue(
-                issue_request,
-                request_id,
-                current_request_id(),
+            target.enqueue(
+                task,
+                *args,
                 job_id=job_id,
                 unique=True,
                 retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
-                job_timeout=config["ISSUANCE_JOB_TIMEOUT"],
+                job_timeout=timeout,
                 result_ttl=config["RQ_RESULT_TTL"],
                 failure_ttl=config["RQ_FAILURE_TTL"],
-                description=f"issue request {request_id}",
+                description=description,
             )
-            log.info("queued issuance of request %s as job %s", request_id, job_id)
+            log.info("queued %s as job %s", description, job_id)
             return True
         except DuplicateJobError:
-            connection = queue.connection
+            connection = target.connection
             job = Job.fetch(job_id, connection=connection) if Job.exists(job_id, connection) else None
             status = job.get_status(refresh=False) if job else None
-            if job is not None and (status in _LIVE_STATES or not replace_finished):
-                log.info("request %s already has job %s (%s)", request_id, job_id, status and status.value)
+            if job is not None and (status in LIVE_STATES or not replace_finished):
+                log.info("job %s is already there (%s)", job_id, status and status.value)
                 return False
             if job is not None:
                 job.delete()
     return False
 
 
-def job_state(request_id: str) -> str | None:
-    """The RQ state of the request's job ("queued", "started", "failed", …), or None if there is none."""
+def job_state(job_id: str) -> str | None:
+    """The RQ state of job ``job_id`` ("queued", "started", "failed", …), or None if there is none."""
     from rq.job import Job
 
     connection = redis_connection()
-    job_id = issuance_job_id(request_id)
     if connection is None or not Job.exists(job_id, connection):
         return None
     status = Job.fetch(job_id, connection=connection).get_status(refresh=False)
     return status.value if status is not None else None
-
-
-def requeue_stalled(*, older_than_seconds: float | None = None) -> list[str]:
-    """Safety net: queue again every unfinished request that has no live job.
-
-    That happens when Redis lost its data, when enqueueing failed after the request was
-    saved, or when a job was abandoned with no retries left. Requests that have started too
-    often without finishing are failed for good instead (a poison request must not loop).
-    Returns the ids queued again.
-    """
-    from portal.services import issuance
-
-    if redis_connection() is None:
-        return []
-    config = current_app.config
-    if older_than_seconds is None:
-        older_than_seconds = config["REQUEUE_AFTER_SECONDS"]
-    requeued = []
-    stalled = issuance.unfinished_requests(older_than=timedelta(seconds=older_than_seconds))
-    for request_id, attempts in stalled:
-        state = job_state(request_id)
-        if state in _LIVE_STATES:
-            continue
-        if attempts >= config["ISSUANCE_MAX_ATTEMPTS"]:
-            issuance.give_up(request_id)
-            continue
-        if _enqueue(request_id, replace_finished=True):
-            log.warning("re-queued stalled request %s (its job was %s)", request_id, state or "missing")
-            requeued.append(request_id)
-    return requeued

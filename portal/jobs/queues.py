@@ -12,7 +12,7 @@ ISSUANCE_QUEUE = "tra-issuance"
 
 ALL_QUEUES = (ISSUANCE_QUEUE,)
 
-__all__ = ["ALL_QUEUES", "ISSUANCE_QUEUE", "queue_name"]
+__all__ = ["ALL_QUEUES", "ISSUANCE_QUEUE", "job_id_for", "queue_name"]
 
 
 def queue_name(base: str) -> str:
@@ -20,6 +20,7 @@ def queue_name(base: str) -> str:
     return f"{current_app.config.get('RQ_QUEUE_PREFIX') or ''}{base}"
 
 
-def issuance_job_id(request_id: str) -> str:
-    """One job id per request: RQ's ``unique=True`` then refuses a second live job for it."""
-    return f"{current_app.config.get('RQ_QUEUE_PREFIX') or ''}issue-{request_id}"
+def job_id_for(name: str) -> str:
+    """A job id for the current app (same prefix as the queues); one id per unit of work lets
+    RQ's ``unique=True`` refuse a second live job for it."""
+    return f"{current_app.config.get('RQ_QUEUE_PREFIX') or ''}{name}"

@@ -17,8 +17,10 @@ Jobs run in the worker's own process (RQ's ``SimpleWorker``), not in a fork per 
   then re-queued the same way, and the process supervisor (``scripts/serve.sh``'s parent)
   restarts the set.
 
-Each job runs in an app context. The worker's maintenance also runs the safety net
-(``requeue_stalled``) at most once per interval across all workers.
+Each job runs in an app context. What a worker warms before its first job (``WORKER_WARM_UP``)
+and what its maintenance runs besides RQ's own (``WORKER_MAINTENANCE``: the issuance safety net,
+at most once per interval across all workers) are dotted names in the configuration, so that this
+package imports no service.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from rq.exceptions import StopRequested
 from rq.job import Job
 from rq.worker import WorkerStatus
 
+from portal.jobs import redis_connection, resolve_task
 from portal.jobs.queues import ALL_QUEUES, queue_name
 
 log = logging.getLogger(__name__)
@@ -44,7 +47,7 @@ __all__ = ["TraWorker", "build_worker", "main", "run_worker", "warm_caches"]
 
 class TraWorker(SimpleWorker):
     """RQ's in-process worker with the portal's app, heartbeats during jobs, a configurable
-    heartbeat grace and the safety net."""
+    heartbeat grace and the portal's maintenance tasks (the safety net)."""
 
     app: Flask
     #: Seconds a job's heartbeat may be late before the job counts as abandoned (RQ fixes 60).
@@ -106,12 +109,12 @@ class TraWorker(SimpleWorker):
 
     def run_maintenance_tasks(self):
         super().run_maintenance_tasks()
-        self._requeue_stalled()
+        self._run_portal_maintenance()
         self._stop_if_requested()
 
-    def _requeue_stalled(self) -> None:
+    def _run_portal_maintenance(self) -> None:
+        """Run each task of ``WORKER_MAINTENANCE`` in an app context; one worker at a time does."""
         from portal.extensions import db
-        from portal.jobs import requeue_stalled
 
         try:
             with self.app.app_context():
@@ -120,37 +123,26 @@ class TraWorker(SimpleWorker):
                 if not self.connection.set(lock, self.name, nx=True, ex=hold):
                     return
                 try:
-                    requeued = requeue_stalled()
+                    for task in self.app.config["WORKER_MAINTENANCE"]:
+                        resolve_task(task)()
                 finally:
                     db.session.remove()
-            if requeued:
-                log.warning("safety net re-queued %d request(s)", len(requeued))
         except StopRequested:  # SIGTERM while idle: RQ's way of stopping; never swallow it
             raise
-        except Exception:  # the safety net must never stop the worker
+        except Exception:  # maintenance must never stop the worker
             self._stop_if_requested()  # the stop request, wrapped by the database driver
-            log.exception("safety net failed; will try at the next maintenance")
+            log.exception("maintenance (safety net) failed; will try at the next maintenance")
 
 
 def warm_caches(app: Flask) -> None:
-    """Build once, before the first job, what every job would otherwise build: fonts, templates, keys."""
-    from portal.services import runtime
-    from portal.signing.stamp import stamp_style
-
-    with app.app_context():
-        registry = runtime.issuers()
-        runtime.renderer().warm()
-        runtime.blob_store()
-        ring = runtime.key_ring()
-        # Jobs run in this process, so the keys loaded here are the ones that sign.
-        for issuer in registry:
-            ring.get(issuer.id)
-    stamp_style()  # the visible signature's font, cut down once
+    """Build once, before the first job, what every job would otherwise build (``WORKER_WARM_UP``:
+    fonts, templates, keys)."""
+    warm_up = app.config.get("WORKER_WARM_UP")
+    if warm_up:
+        resolve_task(warm_up)(app)
 
 
 def build_worker(app: Flask, *, name: str | None = None) -> TraWorker:
-    from portal.jobs import redis_connection
-
     config = app.config
     with app.app_context():
         connection = redis_connection()

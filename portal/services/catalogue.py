@@ -11,11 +11,13 @@ from dataclasses import dataclass
 
 from flask_babel import gettext as _
 
-from portal.errors import Forbidden
+from portal.errors import Forbidden, NotFound
 from portal.i18n import current_language
 from portal.issuing import DocumentType, Issuer
 from portal.models import User
 from portal.services import mandates, runtime
+
+__all__ = ["CatalogueEntry", "entries", "entries_for", "entry", "entry_for", "find_document_type"]
 
 
 @dataclass(frozen=True)
@@ -39,9 +41,18 @@ def entries_for(context: mandates.ActingContext) -> list[CatalogueEntry]:
     return [e for e in entries() if e.document_type.audience in context.audiences]
 
 
-def entry(issuer_id: str, type_id: str) -> CatalogueEntry:
-    from portal.services.issuance import find_document_type
+def find_document_type(issuer_id: str, type_id: str) -> tuple[Issuer, DocumentType]:
+    """The issuer and document type, or a plain 404."""
+    found = runtime.issuers().find(issuer_id, type_id)
+    if found is None:
+        raise NotFound(
+            _("We do not issue a document of this type. Check the catalogue for what is available.")
+        )
+    return found
 
+
+def entry(issuer_id: str, type_id: str) -> CatalogueEntry:
+    """The document type as the catalogue shows it, or a plain 404."""
     issuer, doc_type = find_document_type(issuer_id, type_id)
     return CatalogueEntry(issuer, doc_type)
 

@@ -1,7 +1,6 @@
 """Making one certificate for a request: fetch the record → render the PDF → sign it → store it.
 
 Called by ``issuance_run.run_issuance``, which owns the attempt, the retries and the failure codes.
-Split from ``portal.services.issuance`` (which still exposes ``StageTimes``).
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from portal.services import runtime
 from portal.services.audit import record_audit
 from portal.services.certificate_content import certificate_context, certificate_data
 from portal.services.codes import group_code
-from portal.services.issuance_status import _set_stage
+from portal.services.issuance_status import set_stage
 from portal.services.subjects import note_reads, subject_of
 from portal.signing import Stamp, sign_pdf
 from portal.signing.services import agency_signature_level, trust_services
@@ -31,6 +30,7 @@ log = logging.getLogger("portal.services.issuance")
 
 __all__ = [
     "StageTimes",
+    "issue_certificate",
 ]
 
 
@@ -44,12 +44,16 @@ class StageTimes:
     store: float = 0.0
 
 
-def _issue(request: DocumentRequest, issuer: Issuer, doc_type: DocumentType, times: StageTimes) -> None:
+def issue_certificate(
+    request: DocumentRequest, issuer: Issuer, doc_type: DocumentType, times: StageTimes
+) -> None:
+    """Fetch, render, sign and store the certificate of a request whose attempt has started;
+    the caller turns failures into statuses. Adds the seconds per stage to ``times``."""
     config = current_app.config
     t0 = time.perf_counter()
     record = issuer.fetch_record(doc_type, subject_of(request))
     note_reads(request, issuer, doc_type, record)
-    _set_stage(request.id, RequestStatus.RENDERING)
+    set_stage(request.id, RequestStatus.RENDERING)
     t1 = time.perf_counter()
 
     issued_at = clock.now()
@@ -70,7 +74,7 @@ def _issue(request: DocumentRequest, issuer: Issuer, doc_type: DocumentType, tim
         data=certificate_data(issuer, doc_type, record, context),
         data_created=issued_at,
     )
-    _set_stage(request.id, RequestStatus.SIGNING)
+    set_stage(request.id, RequestStatus.SIGNING)
     t2 = time.perf_counter()
 
     identity = runtime.key_ring().get(issuer.id)

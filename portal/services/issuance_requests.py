@@ -1,7 +1,8 @@
-"""Asking for a document: the request with the consent record it carries, and "Try again".
+"""Asking for a document: the request with the consent record it carries, "Try again", and the
+operator's issuance for a subject.
 
-Split from ``portal.services.issuance`` (which still exposes these names); the job that issues a
-request lives in ``issuance_run``.
+The job that issues a request lives in ``issuance_run`` (queued by ``issuance_jobs``); the
+certificate itself is made in ``issuance_certificate``.
 """
 
 from __future__ import annotations
@@ -13,30 +14,25 @@ from flask_babel import gettext as _
 from sqlalchemy import update
 
 from portal import clock
-from portal.errors import BadInput, Forbidden, NotFound
+from portal.errors import BadInput, Forbidden
 from portal.extensions import db
 from portal.issuing import DocumentType, Issuer
 from portal.models import DocumentRequest, RequestStatus, User
 from portal.models._types import utcnow
 from portal.services import mandates as mandate_rules
-from portal.services import runtime
 from portal.services.audit import record_audit
+from portal.services.catalogue import entry_for, find_document_type
+from portal.services.documents import get_request
+from portal.services.issuance_certificate import StageTimes
+from portal.services.issuance_jobs import enqueue_issuance, ensure_issuing_available
+from portal.services.issuance_run import run_issuance
 
 __all__ = [
-    "find_document_type",
+    "create_request",
+    "issue_for_subject",
     "request_document",
     "retry_request",
 ]
-
-
-def find_document_type(issuer_id: str, type_id: str) -> tuple[Issuer, DocumentType]:
-    """The issuer and document type, or a plain 404."""
-    found = runtime.issuers().find(issuer_id, type_id)
-    if found is None:
-        raise NotFound(
-            _("We do not issue a document of this type. Check the catalogue for what is available.")
-        )
-    return found
 
 
 def _consent_record(issuer: Issuer, doc_type: DocumentType, *, company: mandate_rules.Company | None) -> dict:
@@ -67,7 +63,7 @@ def _new_reference() -> str:
     return f"TRA-{year_be}-{secrets.token_hex(4).upper()}"
 
 
-def _create_request(
+def create_request(
     *,
     user: User | None,
     subject_pid: str | None,
@@ -77,6 +73,7 @@ def _create_request(
     company: mandate_rules.Company | None = None,
     mandate: dict | None = None,
 ) -> DocumentRequest:
+    """Save a request (QUEUED) with its consent record and audit event, and commit; nothing is queued."""
     request = DocumentRequest(
         reference=_new_reference(),
         user_id=user.id if user else None,
@@ -119,9 +116,6 @@ def request_document(*, user: User, issuer_id: str, type_id: str, consent_given:
     written. Should Redis fail between the check and the enqueue, the saved request stays QUEUED
     and the workers' safety net (``requeue_stalled``) queues it once Redis is back.
     """
-    from portal.jobs import enqueue_issuance, ensure_issuing_available
-    from portal.services.catalogue import entry_for
-
     found, context = entry_for(user, issuer_id, type_id)
     issuer, doc_type = found.issuer, found.document_type
     company = context.company if doc_type.audience != "citizen" else None
@@ -143,7 +137,7 @@ def request_document(*, user: User, issuer_id: str, type_id: str, consent_given:
             "checked_at": clock.now().isoformat(),
         }
     ensure_issuing_available()
-    request = _create_request(
+    request = create_request(
         user=user,
         subject_pid=user.pid,
         issuer=issuer,
@@ -162,9 +156,6 @@ def retry_request(*, user: User, request_id: str) -> DocumentRequest:
     Only the owner may, and only for failures that another try can fix (``can_retry``);
     a request already queued again (double click) is left as it is.
     """
-    from portal.jobs import enqueue_issuance, ensure_issuing_available
-    from portal.services.documents import get_request
-
     request = get_request(user, request_id)
     if request.status != RequestStatus.FAILED.value:
         return request
@@ -193,3 +184,12 @@ def retry_request(*, user: User, request_id: str) -> DocumentRequest:
         enqueue_issuance(request.id, replace_finished=True)
     db.session.refresh(request)
     return request
+
+
+def issue_for_subject(*, issuer_id: str, type_id: str, pid: str) -> tuple[DocumentRequest, StageTimes]:
+    """Operator issuance (CLI, bulk pushes): the same pipeline without a web session, run now."""
+    issuer, doc_type = find_document_type(issuer_id, type_id)
+    request = create_request(user=None, subject_pid=pid, issuer=issuer, doc_type=doc_type, channel="cli")
+    times = run_issuance(request.id)
+    db.session.refresh(request)
+    return request, times

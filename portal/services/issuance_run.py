@@ -1,7 +1,5 @@
 """Running the issuance job for one request: count the attempt, reserve its number and code, issue,
 and turn each failure into a status, a failure code and (for transient ones) a retry.
-
-Split from ``portal.services.issuance`` (which still exposes these names).
 """
 
 from __future__ import annotations
@@ -17,10 +15,10 @@ from portal.extensions import db
 from portal.issuing import Issuer, IssuingError, NotAuthorised, RegistryUnavailable
 from portal.metrics import observe_issuance_stage
 from portal.models import DocumentRequest, DocumentSequence, RequestStatus
+from portal.services.catalogue import find_document_type
 from portal.services.codes import new_verification_code
-from portal.services.issuance_certificate import StageTimes, _issue
-from portal.services.issuance_requests import find_document_type
-from portal.services.issuance_status import _fail, _mark_ready_if_issued, _wait_for_retry
+from portal.services.issuance_certificate import StageTimes, issue_certificate
+from portal.services.issuance_status import fail_request, mark_ready_if_issued, wait_for_retry
 from portal.signing import SignerCertificateUnusable, SigningServiceUnavailable
 
 # The logger keeps the name it had before the split, so log filters and captures see the same name.
@@ -123,7 +121,7 @@ def run_issuance(request_id: str, *, retry_in: float | None = None) -> StageTime
         log.warning("issuance job for unknown request %s", request_id)
         return times
     if request.certificate is not None:
-        _mark_ready_if_issued(request_id)
+        mark_ready_if_issued(request_id)
         return times
     try:
         issuer, doc_type = find_document_type(request.issuer, request.document_type)
@@ -135,40 +133,40 @@ def run_issuance(request_id: str, *, retry_in: float | None = None) -> StageTime
             request.issuer,
             request.document_type,
         )
-        _fail(request_id, "not_available", "this document is no longer issued here")
+        fail_request(request_id, "not_available", "this document is no longer issued here")
         return times
     try:
         request = _start_attempt(request_id, issuer)
         if request is None:
             return times
-        _issue(request, issuer, doc_type, times)
+        issue_certificate(request, issuer, doc_type, times)
     except (RegistryUnavailable, SigningServiceUnavailable) as exc:
         # The agency's registry, or the time-stamping / revocation service, did not answer.
         db.session.rollback()
         reason = _TRANSIENT_REASONS.get(exc.code, str(exc))
         if retry_in is not None:
-            _wait_for_retry(request_id, exc.code, reason, retry_in)
+            wait_for_retry(request_id, exc.code, reason, retry_in)
             raise IssuanceDeferred(reason) from exc
-        _fail(request_id, exc.code, reason, transient=True)
+        fail_request(request_id, exc.code, reason, transient=True)
     except SignerCertificateUnusable as exc:
         # The agency's own signing certificate is revoked, expired or untrusted: operators must act.
         db.session.rollback()
         log.error("request %s: the signing certificate of %s cannot be used: %s", request_id, issuer.id, exc)
-        _fail(request_id, "signer_unusable", "the agency's signing certificate cannot be used")
+        fail_request(request_id, "signer_unusable", "the agency's signing certificate cannot be used")
     except IssuingError as exc:
         db.session.rollback()
         if isinstance(exc, NotAuthorised):
             # The registry does not list the requester for this company (any more): final, logged.
             log.warning("request %s refused by the %s registry: not authorised", request_id, issuer.id)
-        _fail(request_id, exc.code, str(exc))
+        fail_request(request_id, exc.code, str(exc))
     except IntegrityError:
         db.session.rollback()
-        if _mark_ready_if_issued(request_id):
+        if mark_ready_if_issued(request_id):
             # Another run of this job issued the certificate first; theirs stands.
             log.info("request %s was issued by a concurrent run", request_id)
         else:
             log.exception("issuance failed for request %s", request_id)
-            _fail(request_id, "internal", "internal error")
+            fail_request(request_id, "internal", "internal error")
     except OperationalError:
         # The database went away: nothing to record now; let the job's retries have it.
         db.session.rollback()
@@ -179,7 +177,7 @@ def run_issuance(request_id: str, *, retry_in: float | None = None) -> StageTime
     except Exception:
         db.session.rollback()
         log.exception("issuance failed for request %s", request_id)
-        _fail(request_id, "internal", "internal error")
+        fail_request(request_id, "internal", "internal error")
     else:
         for stage in ("fetch", "render", "sign", "store"):
             observe_issuance_stage(stage, getattr(times, stage))

@@ -2,7 +2,6 @@
 the workers' safety net over requests that never finished.
 
 These writes never move a READY request back: a concurrent run may have issued it first.
-Split from ``portal.services.issuance`` (which still exposes the public names).
 """
 
 from __future__ import annotations
@@ -22,8 +21,12 @@ from portal.services.audit import record_audit
 log = logging.getLogger("portal.services.issuance")
 
 __all__ = [
+    "fail_request",
     "give_up",
+    "mark_ready_if_issued",
+    "set_stage",
     "unfinished_requests",
+    "wait_for_retry",
 ]
 
 _UNFINISHED = (
@@ -53,7 +56,7 @@ def unfinished_requests(*, older_than: timedelta) -> list[tuple[str, int]]:
 def give_up(request_id: str) -> None:
     """Fail a request that started too often without finishing (the safety net's last word)."""
     log.error("request %s started too many times without finishing; failing it", request_id)
-    _fail(request_id, "internal", "gave up after repeated interrupted attempts")
+    fail_request(request_id, "internal", "gave up after repeated interrupted attempts")
 
 
 def _update_unless_ready(request_id: str, **values) -> int:
@@ -67,13 +70,13 @@ def _update_unless_ready(request_id: str, **values) -> int:
     ).rowcount
 
 
-def _set_stage(request_id: str, status: RequestStatus) -> None:
+def set_stage(request_id: str, status: RequestStatus) -> None:
     """Move an unfinished request to ``status`` and commit, so that the status page moves."""
     _update_unless_ready(request_id, status=status.value)
     db.session.commit()
 
 
-def _mark_ready_if_issued(request_id: str) -> bool:
+def mark_ready_if_issued(request_id: str) -> bool:
     """If the request has its certificate, make sure its status says READY."""
     issued = db.session.scalar(select(Certificate.id).where(Certificate.request_id == request_id))
     if issued is not None:
@@ -87,7 +90,8 @@ def _mark_ready_if_issued(request_id: str) -> bool:
     return issued is not None
 
 
-def _wait_for_retry(request_id: str, code: str, reason: str, retry_in: float) -> None:
+def wait_for_retry(request_id: str, code: str, reason: str, retry_in: float) -> None:
+    """Park the request WAITING with its reason, due again in ``retry_in`` seconds (a job retry)."""
     due: datetime = clock.now() + timedelta(seconds=retry_in)
     _update_unless_ready(
         request_id,
@@ -101,7 +105,7 @@ def _wait_for_retry(request_id: str, code: str, reason: str, retry_in: float) ->
     log.warning("request %s waits (%s); next try in %ss: %s", request_id, code, retry_in, reason)
 
 
-def _fail(request_id: str, code: str, reason: str, *, transient: bool = False) -> None:
+def fail_request(request_id: str, code: str, reason: str, *, transient: bool = False) -> None:
     """Leave the request FAILED with a reason (never one that a concurrent run has made READY)."""
     changed = _update_unless_ready(
         request_id,

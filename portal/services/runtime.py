@@ -111,3 +111,19 @@ def trust_roots():
         return load_trust_roots(paths)
 
     return _cached("tra.trust_roots", build)
+
+
+def warm_up(app) -> None:
+    """Build once, before an RQ worker's first job, what every job would otherwise build: the
+    issuers, the renderer and its fonts, the blob store, each agency's signing key (jobs run in
+    the worker's process, so the keys loaded here are the ones that sign), the stamp's font."""
+    from portal.signing.stamp import stamp_style
+
+    with app.app_context():
+        registry = issuers()
+        renderer().warm()
+        blob_store()
+        ring = key_ring()
+        for issuer in registry:
+            ring.get(issuer.id)
+    stamp_style()  # the visible signature's font, cut down once

@@ -16,7 +16,7 @@ from flask_login import current_user
 
 from portal import clock
 from portal.auth.access import login_required, safe_next
-from portal.services import catalogue, documents, issuance, mandates
+from portal.services import catalogue, documents, issuance_requests, mandates
 
 bp = login_required(Blueprint("requests", __name__))
 
@@ -32,7 +32,7 @@ def submit(issuer_id: str, type_id: str):
     entry, _context = catalogue.entry_for(current_user, issuer_id, type_id)
     if request.form.get("consent") != "yes":
         return render_template("requests/consent.html", entry=entry, error="consent"), 400
-    doc_request = issuance.request_document(
+    doc_request = issuance_requests.request_document(
         user=current_user, issuer_id=issuer_id, type_id=type_id, consent_given=True
     )
     return redirect(url_for("requests.status", request_id=doc_request.id))
@@ -64,7 +64,7 @@ def status_json(request_id: str):
 
 @bp.post("/requests/<request_id>/retry")
 def retry(request_id: str):
-    doc_request = issuance.retry_request(user=current_user, request_id=request_id)
+    doc_request = issuance_requests.retry_request(user=current_user, request_id=request_id)
     return redirect(url_for("requests.status", request_id=doc_request.id))
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from portal.services import issuance
+from portal.services.issuance_requests import issue_for_subject
 
 AXE = Path(__file__).resolve().parents[1] / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 
@@ -26,7 +26,7 @@ _RUN_AXE = """async () => {
 def code(live_server):
     def issue():
         with live_server.app.app_context():
-            request, _ = issuance.issue_for_subject(
+            request, _ = issue_for_subject(
                 issuer_id="dlt", type_id="driving-licence", pid="3100500678905"
             )
             return request.certificate.verification_code
@@ -70,7 +70,7 @@ def somchai_was_read(live_server):
 
     def issue():
         with live_server.app.app_context():
-            request, _ = issuance.issue_for_subject(
+            request, _ = issue_for_subject(
                 issuer_id="dlt", type_id="driving-licence", pid="1101700123456"
             )
             return request.certificate.verification_code

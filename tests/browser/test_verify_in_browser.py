@@ -7,14 +7,15 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from playwright.sync_api import expect
 
-from portal.services import issuance, runtime
+from portal.services import runtime
+from portal.services.issuance_requests import issue_for_subject
 
 
 @pytest.fixture(scope="module")
 def issued(live_server, tmp_path_factory):
     def issue():
         with live_server.app.app_context():
-            request, _ = issuance.issue_for_subject(
+            request, _ = issue_for_subject(
                 issuer_id="dlt", type_id="driving-licence", pid="1101400555555"
             )
             return request.certificate.verification_code, runtime.blob_store().get(request.certificate.sha256)

@@ -69,7 +69,7 @@ def document_info(issuer: Issuer) -> DocumentInfo:
 
 
 def render_html(app, issuer: Issuer, type_id: str, record: Record) -> str:
-    from portal.services.issuance import certificate_context
+    from portal.services.certificate_content import certificate_context
 
     doc_type = issuer.document_type(type_id)
     context = certificate_context(issuer, doc_type, record, document_info(issuer))
@@ -79,7 +79,7 @@ def render_html(app, issuer: Issuer, type_id: str, record: Record) -> str:
 def render_pdf(app, issuer: Issuer, type_id: str, record: Record, *, name: str) -> bytes:
     """The document as PDF; kept in ``$TRA_SHOTS_DIR`` (when set) to be looked at as PNGs."""
     from portal.services import runtime
-    from portal.services.issuance import certificate_context, certificate_data
+    from portal.services.certificate_content import certificate_context, certificate_data
 
     doc_type = issuer.document_type(type_id)
     document = document_info(issuer)

@@ -101,7 +101,7 @@ def _document(cls: type[Issuer], case: SampleCase) -> DocumentInfo:
 
 
 def _render_html(app, cls, case: SampleCase, issuer: Issuer, record: Record) -> str:
-    from portal.services.issuance import certificate_context
+    from portal.services.certificate_content import certificate_context
 
     doc_type = issuer.document_type(case.document_type)
     context = certificate_context(issuer, doc_type, record, _document(cls, case))
@@ -146,7 +146,7 @@ def test_every_document_type_has_a_sample_case_and_a_sample_registry(cls: type[I
 @by_case
 def test_sample_request_renders_signs_and_validates(app, app_ctx, serve, cls, case) -> None:
     from portal.services import runtime
-    from portal.services.issuance import certificate_context, certificate_data
+    from portal.services.certificate_content import certificate_context, certificate_data
     from portal.signing import FileFinding, SignatureLevel, Stamp, check_pdf_signature, sign_pdf
 
     issuer = _issuer(cls, serve(cls.sample_registry()))

@@ -54,7 +54,7 @@ def dlt(serve) -> DltIssuer:
 
 def _render(app, issuer, doc_type, record) -> tuple[str, str]:
     """(HTML, embedded data.json text) of the certificate, as the portal builds them."""
-    from portal.services.issuance import certificate_context, certificate_data
+    from portal.services.certificate_content import certificate_context, certificate_data
 
     issued_at = datetime(2026, 6, 1, 10, 30, tzinfo=clock.BANGKOK)
     document = DocumentInfo(

@@ -65,7 +65,7 @@ def _document() -> DocumentInfo:
 
 def _render(app, issuer, record) -> tuple[str, str]:
     """(HTML, embedded data.json text) of the extract, as the portal builds them."""
-    from portal.services.issuance import certificate_context, certificate_data
+    from portal.services.certificate_content import certificate_context, certificate_data
 
     context = certificate_context(issuer, HOUSE_REGISTRATION, record, _document())
     html = app.jinja_env.get_template(HOUSE_REGISTRATION.template).render(**context)

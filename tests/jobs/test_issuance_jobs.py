@@ -18,12 +18,13 @@ from rq.job import Job
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.jobs import enqueue_issuance, requeue_stalled
-from portal.jobs.queues import issuance_job_id
 from portal.jobs.worker import build_worker
 from portal.logs import bind_request_id
 from portal.models import AuditEvent, Certificate, DocumentRequest, RequestStatus, User
-from portal.services import issuance
+from portal.services.catalogue import find_document_type
+from portal.services.issuance_jobs import enqueue_issuance, issuance_job_id, requeue_stalled
+from portal.services.issuance_requests import create_request, request_document
+from portal.services.issuance_run import run_issuance
 from tests.conftest import _serve, free_port
 from tests.helpers import form_with, login_via_dev_idp
 from tests.jobs.conftest import REDIS_URL, kill_tree, wait_for
@@ -46,13 +47,11 @@ def new_request(app, *, pid: str = SOMCHAI, enqueue: bool = True, log_request_id
     with app.app_context(), bind_request_id(log_request_id):
         user = _user(pid)
         if enqueue:
-            return issuance.request_document(
+            return request_document(
                 user=user, issuer_id="dlt", type_id="driving-licence", consent_given=True
             ).id
-        issuer, doc_type = issuance.find_document_type("dlt", "driving-licence")
-        return issuance._create_request(
-            user=user, subject_pid=pid, issuer=issuer, doc_type=doc_type, channel="web"
-        ).id
+        issuer, doc_type = find_document_type("dlt", "driving-licence")
+        return create_request(user=user, subject_pid=pid, issuer=issuer, doc_type=doc_type, channel="web").id
 
 
 def state(app, request_id: str) -> dict:
@@ -156,7 +155,7 @@ def test_two_runs_at_once_issue_one_certificate(jobs_app, registry):
     def run():
         try:
             with jobs_app.app_context():
-                issuance.run_issuance(request_id)
+                run_issuance(request_id)
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
@@ -332,11 +331,11 @@ def test_redis_unreachable_pauses_requests_but_verification_and_download_work(jo
         # A document issued earlier (in-process: no queue involved).
         with paused.app_context():
             user = db.session.scalar(select(User).where(User.pid == "1101400555555"))
-            issuer, doc_type = issuance.find_document_type("dlt", "driving-licence")
-            earlier = issuance._create_request(
+            issuer, doc_type = find_document_type("dlt", "driving-licence")
+            earlier = create_request(
                 user=user, subject_pid=user.pid, issuer=issuer, doc_type=doc_type, channel="web"
             )
-            issuance.run_issuance(earlier.id)
+            run_issuance(earlier.id)
             certificate = db.session.get(DocumentRequest, earlier.id).certificate
             code, certificate_id = certificate.verification_code, certificate.id
             count_before = db.session.scalar(select(func.count()).select_from(DocumentRequest))
@@ -468,7 +467,7 @@ def test_a_stop_request_that_a_library_swallows_still_stops_an_idle_worker(jobs_
             raise RuntimeError("the connection was reset while it was being checked") from stop
         return requeue_stalled()
 
-    monkeypatch.setattr("portal.jobs.requeue_stalled", interrupted_mid_query)
+    monkeypatch.setattr("portal.services.issuance_jobs.requeue_stalled", interrupted_mid_query)
     worker = build_worker(jobs_app)
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
     # Without the fix only a second signal (RQ's cold shutdown: SystemExit) would end work().
@@ -494,7 +493,7 @@ def test_a_request_for_a_document_no_longer_issued_fails_at_once_without_try_aga
             DocumentRequest.__table__.update().where(DocumentRequest.id == request_id).values(issuer="gone")
         )
         db.session.commit()
-        issuance.run_issuance(request_id, retry_in=1)  # no retry would help: nothing raised
+        run_issuance(request_id, retry_in=1)  # no retry would help: nothing raised
     done = state(jobs_app, request_id)
     assert done["status"] == "failed" and done["failure_code"] == "not_available"
     assert not done["can_retry"] and done["certificates"] == 0

@@ -86,7 +86,7 @@ def test_limits_are_per_client_address_and_proxy_hops_are_configured(make_app, o
 
 
 def test_redis_gone_verification_still_answers(make_app, ops_database, redis_prefix):
-    from portal.services import issuance
+    from portal.services.issuance_requests import issue_for_subject
 
     app = limited_app(
         make_app,
@@ -96,7 +96,7 @@ def test_redis_gone_verification_still_answers(make_app, ops_database, redis_pre
         RATELIMIT_VERIFY="100/minute",
     )
     with app.app_context():
-        request = issuance.issue_for_subject(issuer_id="dlt", type_id="driving-licence", pid="1101700123456")[
+        request = issue_for_subject(issuer_id="dlt", type_id="driving-licence", pid="1101700123456")[
             0
         ]
         code = request.certificate.verification_code

@@ -33,7 +33,7 @@ ISSUED_AT = datetime(2026, 5, 14, 3, 15, tzinfo=UTC)
 
 
 def certificate_facts() -> dict[str, Any]:
-    """Facts in the shape portal.services.issuance.certificate_data builds (with Thai and dates)."""
+    """Facts in the shape ``certificate_content.certificate_data`` builds (with Thai and dates)."""
     context = dlt_context(sample=False)
     document = context.pop("document")
     return {

@@ -289,10 +289,11 @@ def development_app(tmp_path_factory, registry_url):
 @pytest.fixture(scope="module")
 def demo_document(development_app) -> tuple[bytes, DevPki, str]:
     """``(pdf, development PKI, recorded level)`` of a document issued by the pipeline."""
-    from portal.services import issuance, runtime
+    from portal.services import runtime
+    from portal.services.issuance_requests import issue_for_subject
 
     with development_app.app_context():
-        request = issuance.issue_for_subject(issuer_id="dlt", type_id="driving-licence", pid="1101700123456")[
+        request = issue_for_subject(issuer_id="dlt", type_id="driving-licence", pid="1101700123456")[
             0
         ]
         certificate = request.certificate

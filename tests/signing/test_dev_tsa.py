@@ -294,10 +294,11 @@ def development_app(tmp_path_factory, registry_url):
 
 
 def test_the_development_config_issues_b_t_documents_whose_timestamp_validates(development_app) -> None:
-    from portal.services import issuance, runtime
+    from portal.services import runtime
+    from portal.services.issuance_requests import issue_for_subject
 
     with development_app.app_context():
-        request = issuance.issue_for_subject(issuer_id="dlt", type_id="driving-licence", pid="1101700123456")[
+        request = issue_for_subject(issuer_id="dlt", type_id="driving-licence", pid="1101700123456")[
             0
         ]
         certificate = request.certificate
