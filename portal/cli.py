@@ -153,6 +153,18 @@ class _KeyDateTime(click.ParamType):
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=BANGKOK)
 
 
+#: How ``keys add`` spells each token setting, so that its errors name the option at fault.
+_KEYS_ADD_OPTIONS = {
+    "module": "--pkcs11-module",
+    "token": "--pkcs11-token",
+    "key_label": "--pkcs11-key-label",
+    "key_id": "--pkcs11-key-id",
+    "pin_env": "--pin-env",
+    "pin_file": "--pin-file",
+    "cert": "--cert",
+}
+
+
 def _keys_call(function, *args, **kwargs):
     """Run a key service; its errors become a one-line message and exit code 1 (no traceback)."""
     from portal.errors import PortalError
@@ -244,8 +256,9 @@ def keys_add_command(
 ) -> None:
     """Record a signing key after checking it: key and certificate match, valid, chains to our roots."""
     from portal.services import keys
+    from portal.signing import FileKeySpec, KeySpec, Pkcs11KeySpec, SigningError
 
-    token = None
+    spec: KeySpec
     if pkcs11_token or pkcs11_key_label or pkcs11_key_id or pkcs11_module:
         if key is not None:
             raise click.UsageError("give either --key or the --pkcs11-* options, not both")
@@ -253,25 +266,26 @@ def keys_add_command(
             raise click.UsageError("a PKCS#11 key needs --pkcs11-token and --pkcs11-key-label (or -key-id)")
         if (pin_env is None) == (pin_file is None):
             raise click.UsageError("a PKCS#11 key needs exactly one of --pin-env and --pin-file")
-        token = keys.Pkcs11Location(
-            module=pkcs11_module or "/usr/lib/softhsm/libsofthsm2.so",
-            token=pkcs11_token,
-            key_label=pkcs11_key_label,
-            key_id=pkcs11_key_id,
-            pin_env=pin_env,
-            pin_file=pin_file,
-        )
+        try:
+            spec = Pkcs11KeySpec(
+                agency=agency,
+                module=pkcs11_module or "/usr/lib/softhsm/libsofthsm2.so",
+                token_label=pkcs11_token,
+                key_label=pkcs11_key_label,
+                key_id=bytes.fromhex(pkcs11_key_id.replace(":", "")) if pkcs11_key_id else None,
+                pin_env=pin_env,
+                pin_file=pin_file,
+                cert=cert,
+                chain=tuple(chain),
+                setting_names=_KEYS_ADD_OPTIONS,
+            )
+        except (SigningError, ValueError) as exc:
+            raise click.ClickException(str(exc)) from None
     elif key is None:
         raise click.UsageError("give --key PATH or --pkcs11-token T --pkcs11-key-label L")
-    row = _keys_call(
-        keys.add_key,
-        agency=agency,
-        cert=cert,
-        key=key,
-        pkcs11=token,
-        chain=chain,
-        make_current_now=make_current,
-    )
+    else:
+        spec = FileKeySpec(agency=agency, key=key, cert=cert, chain=tuple(chain))
+    row = _keys_call(keys.add_key, spec=spec, make_current_now=make_current)
     click.echo(f"Added key {row.key_id[:16]} ({row.subject_cn}) for {row.agency}: {row.status}")
 
 

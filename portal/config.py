@@ -48,7 +48,7 @@ class Config:
     ISSUANCE_MAX_ATTEMPTS = int(_env("ISSUANCE_MAX_ATTEMPTS", "12"))
     #: What an RQ worker runs besides jobs, by dotted name (``portal.jobs`` imports no service):
     #: once before its first job (given the app), and in each maintenance pass (one worker at a time).
-    WORKER_WARM_UP = "portal.services.runtime.warm_up"
+    WORKER_WARM_UP = "portal.services.issuance_jobs.warm_up"
     WORKER_MAINTENANCE = ("portal.services.issuance_jobs.requeue_stalled",)
     #: Public address of the portal; QR codes and verification links point here.
     PUBLIC_BASE_URL = _env("PORTAL_BASE_URL", "http://127.0.0.1:5000")

@@ -132,10 +132,10 @@ def new_key(tmp_path, dev_pki):
 @pytest.fixture
 def ring(app, db_session):
     """The app's key ring; forgets what it read from this test's (rolled-back) table afterwards."""
-    from portal.services import runtime
+    from portal.services import keys
 
     with app.app_context():
-        key_ring = runtime.key_ring()
+        key_ring = keys.key_ring()
     yield key_ring
     key_ring.invalidate()
 

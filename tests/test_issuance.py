@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from portal.errors import NotFound
 from portal.models import AccessEvent, AuditEvent, Certificate, RequestStatus
-from portal.services import runtime
+from portal.services import keys, runtime
 from portal.services.issuance_requests import issue_for_subject
 from portal.services.issuance_run import run_issuance
 
@@ -22,7 +22,7 @@ def test_issues_a_signed_certificate(issue, app_ctx):
     assert (certificate.expires_at - certificate.issued_at.date()).days in (89, 90, 91)
     pdf = runtime.blob_store().get(certificate.sha256)
     assert pdf.startswith(b"%PDF") and len(pdf) == certificate.size_bytes
-    assert certificate.signer_key_id == runtime.key_ring().get("dlt").key_id
+    assert certificate.signer_key_id == keys.key_ring().get("dlt").key_id
 
 
 def test_numbers_run_and_codes_are_unrelated(issue):

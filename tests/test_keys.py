@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from portal.signing import certificate_key_id, load_trust_roots
+from portal.signing import FileKeySpec, certificate_key_id, load_trust_roots
 from tests.keys_plugin import KeyFiles, make_key_files
 
 AUDIT_ACTIONS = sa.text(
@@ -171,10 +171,7 @@ def test_the_ring_picks_up_a_switch_within_its_refresh_interval(app, db_session,
         old = local.get("dlt")
         assert old.key_id == _dev_key_id(app, dev_pki)
         keys.add_key(
-            agency="dlt",
-            cert=key_b.cert,
-            key=key_b.key,
-            chain=(dev_pki.root_cert_path,),
+            spec=FileKeySpec(agency="dlt", key=key_b.key, cert=key_b.cert, chain=(dev_pki.root_cert_path,)),
             make_current_now=True,
         )
         now[0] += 4.9
@@ -264,7 +261,7 @@ def test_current_key_cannot_be_retired_and_revoked_key_cannot_return(cli, dev_pk
 def test_a_token_key_location_round_trips_through_a_row_without_any_pin(tmp_path):
     """What `keys add --pkcs11-…` records is what the ring later loads from (and holds no PIN)."""
     from portal.models import SigningKey
-    from portal.services.keys.locations import _location, _spec_of
+    from portal.services.keys.locations import location_of, spec_of
     from portal.signing import Pkcs11KeySpec
 
     spec = Pkcs11KeySpec(
@@ -277,10 +274,10 @@ def test_a_token_key_location_round_trips_through_a_row_without_any_pin(tmp_path
         cert=tmp_path / "dlt-2027.pem",
         chain=(tmp_path / "root.pem",),
     )
-    store, reference, settings, chain = _location(spec)
+    store, reference, settings, chain = location_of(spec)
     assert (store, reference) == ("pkcs11", "dlt-2027")
     assert settings["pin_env"] == "TRA_DLT_HSM_PIN" and "pin" not in settings
     row = SigningKey(
         agency="dlt", key_id="0" * 64, store=store, reference=reference, settings=settings, chain=chain
     )
-    assert _spec_of(row) == spec
+    assert spec_of(row) == spec

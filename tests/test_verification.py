@@ -147,11 +147,11 @@ class TestByFile:
     def test_signed_with_our_key_but_never_issued_is_unknown(self, app, client):
         from weasyprint import HTML
 
-        from portal.services import runtime
+        from portal.services import keys
         from portal.signing import sign_pdf
 
         with app.app_context():
-            identity = runtime.key_ring().get("dlt")
+            identity = keys.key_ring().get("dlt")
         pdf = sign_pdf(HTML(string="<p>ไม่เคยออกโดยระบบ never issued</p>").write_pdf(), identity)
         body = upload(client, pdf).json
         assert body["verdict"] == "unknown_document"

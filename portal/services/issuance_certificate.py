@@ -21,6 +21,7 @@ from portal.services.audit import record_audit
 from portal.services.certificate_content import certificate_context, certificate_data
 from portal.services.codes import group_code
 from portal.services.issuance_status import set_stage
+from portal.services.keys import key_ring
 from portal.services.subjects import note_reads, subject_of
 from portal.signing import Stamp, sign_pdf
 from portal.signing.services import agency_signature_level, trust_services
@@ -77,7 +78,7 @@ def issue_certificate(
     set_stage(request.id, RequestStatus.SIGNING)
     t2 = time.perf_counter()
 
-    identity = runtime.key_ring().get(issuer.id)
+    identity = key_ring().get(issuer.id)
     level = agency_signature_level(config, issuer.id)
     signed = sign_pdf(
         pdf,

@@ -33,6 +33,7 @@ __all__ = [
     "issuance_job_id",
     "issue_request",
     "requeue_stalled",
+    "warm_up",
 ]
 
 #: The dotted name RQ stores for the issuance job (``issue_request`` below).
@@ -151,3 +152,21 @@ def requeue_stalled(*, older_than_seconds: float | None = None) -> list[str]:
     if requeued:
         log.warning("safety net re-queued %d request(s)", len(requeued))
     return requeued
+
+
+def warm_up(app: Flask) -> None:
+    """Build once, before a worker's first job, what every job would otherwise build: the issuers,
+    the renderer and its fonts, the blob store, each agency's signing key (jobs run in the worker's
+    process, so the keys loaded here are the ones that sign) and the stamp's font."""
+    from portal.services import runtime
+    from portal.services.keys import key_ring
+    from portal.signing.stamp import stamp_style
+
+    with app.app_context():
+        registry = runtime.issuers()
+        runtime.renderer().warm()
+        runtime.blob_store()
+        ring = key_ring()
+        for issuer in registry:
+            ring.get(issuer.id)
+    stamp_style()  # the visible signature's font, cut down once

@@ -145,7 +145,7 @@ def test_every_document_type_has_a_sample_case_and_a_sample_registry(cls: type[I
 
 @by_case
 def test_sample_request_renders_signs_and_validates(app, app_ctx, serve, cls, case) -> None:
-    from portal.services import runtime
+    from portal.services import keys, runtime
     from portal.services.certificate_content import certificate_context, certificate_data
     from portal.signing import FileFinding, SignatureLevel, Stamp, check_pdf_signature, sign_pdf
 
@@ -174,7 +174,7 @@ def test_sample_request_renders_signs_and_validates(app, app_ctx, serve, cls, ca
     )
     signed = sign_pdf(
         pdf,
-        runtime.key_ring().get(cls.id),
+        keys.key_ring().get(cls.id),
         reason=f"{doc_type.title_en} {document.number}",
         location="Thailand",
         level=SignatureLevel.B_B,

@@ -517,7 +517,7 @@ def test_runtime_key_ring_uses_the_configured_token(
 ) -> None:
     """The portal's own key ring: DLT through the token from environment settings, roots still trusted."""
     from portal import create_app
-    from portal.services import runtime
+    from portal.services import keys, runtime
 
     app = create_app(
         "testing",
@@ -530,15 +530,15 @@ def test_runtime_key_ring_uses_the_configured_token(
         },
     )
     with app.app_context():
-        identity = runtime.key_ring().get("dlt")
+        identity = keys.key_ring().get("dlt")
         assert isinstance(identity.signer, tra_pkcs11.Pkcs11KeySigner)
-        assert runtime.key_ring().get("dlt") is identity
+        assert keys.key_ring().get("dlt") is identity
         _check(sign_pdf(signing_unsigned_pdf, identity), runtime.trust_roots())
 
 
 def test_runtime_key_ring_reports_a_bad_setting(tmp_path: Path) -> None:
     from portal import create_app
-    from portal.services import runtime
+    from portal.services import keys
 
     app = create_app(
         "testing",
@@ -549,4 +549,4 @@ def test_runtime_key_ring_reports_a_bad_setting(tmp_path: Path) -> None:
         },
     )
     with app.app_context(), pytest.raises(KeyLoadError, match=r"agency dlt: PKCS#11 key needs .*_TOKEN"):
-        runtime.key_ring()
+        keys.key_ring()

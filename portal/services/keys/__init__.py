@@ -11,10 +11,11 @@ which certificate signed and whether it was since retired (normal) or revoked (a
 
 Public API (import from here; the modules each hold one concept):
 
-- :mod:`.ring`: :class:`RotatingKeyRing`, what the running processes sign with, and
-  :class:`SigningKeyUnusable`, its refusal of a retired or revoked key.
+- :mod:`.ring`: :func:`key_ring` (a :class:`RotatingKeyRing`), what the running processes sign
+  with, and :class:`SigningKeyUnusable`, its refusal of a retired or revoked key.
 - :mod:`.register`: :func:`list_keys` (:class:`KeyRow`) and :func:`find_key`.
-- :mod:`.adding`: :func:`add_key` from a key file or a token (:class:`Pkcs11Location`).
+- :mod:`.adding`: :func:`add_key` from a key file or a token (a ``FileKeySpec`` or
+  ``Pkcs11KeySpec`` of :mod:`portal.signing`).
 - :mod:`.lifecycle`: :func:`make_current`, :func:`retire_key`, :func:`revoke_key`.
 - :mod:`.signers`: :func:`signer_facts` (:class:`SignerFacts`) and :func:`key_agency`, for
   verification.
@@ -26,22 +27,22 @@ table is not seeded (:mod:`.register`, :mod:`.lifecycle`), and running processes
 switch within ``SIGNING_KEY_REFRESH_SECONDS`` (:mod:`.ring`).
 """
 
-from .adding import Pkcs11Location, add_key
+from .adding import add_key
 from .lifecycle import make_current, retire_key, revoke_key
 from .register import MIN_PREFIX as MIN_PREFIX
 from .register import KeyRow, find_key, list_keys
-from .ring import RotatingKeyRing, SigningKeyUnusable
+from .ring import RotatingKeyRing, SigningKeyUnusable, key_ring
 from .signers import SignerFacts, key_agency, signer_facts
 
 __all__ = [
     "KeyRow",
-    "Pkcs11Location",
     "RotatingKeyRing",
     "SignerFacts",
     "SigningKeyUnusable",
     "add_key",
     "find_key",
     "key_agency",
+    "key_ring",
     "list_keys",
     "make_current",
     "retire_key",

@@ -28,12 +28,12 @@ from portal.services.audit import record_audit
 from portal.signing import certificate_key_id
 from portal.signing.keys import certificate_common_name
 
-from .configured import _configured_certificate, _configured_specs, _validity
-from .locations import _location
+from .configured import configured_certificate, configured_specs, validity_of
+from .locations import location_of
 from .register import find_key
-from .ring import RotatingKeyRing
+from .ring import RotatingKeyRing, key_ring
 
-__all__ = ["make_current", "retire_key", "revoke_key"]
+__all__ = ["forget_agency_keys", "make_current", "retire_key", "revoke_key", "switch_current"]
 
 # The package's logger, as before the package was split: logging configuration may name it.
 log = logging.getLogger("portal.services.keys")
@@ -42,9 +42,9 @@ log = logging.getLogger("portal.services.keys")
 def make_current(key_id: str, *, actor: str = "operator") -> SigningKey:
     """Make a key its agency's current key; the previous current key is retired."""
     row = find_key(key_id)
-    _switch(row, actor=actor, now=clock.now())
+    switch_current(row, actor=actor, now=clock.now())
     db.session.commit()
-    _invalidate(row.agency)
+    forget_agency_keys(row.agency)
     return row
 
 
@@ -62,7 +62,7 @@ def retire_key(key_id: str, *, actor: str = "operator") -> SigningKey:
     row.retired_at = clock.now()
     record_audit(actor, "signing_key.retired", row.key_id, agency=row.agency)
     db.session.commit()
-    _invalidate(row.agency)
+    forget_agency_keys(row.agency)
     return row
 
 
@@ -100,7 +100,7 @@ def revoke_key(
         reason=reason,
     )
     db.session.commit()
-    _invalidate(row.agency)
+    forget_agency_keys(row.agency)
     return row
 
 
@@ -109,7 +109,7 @@ def _locked(row: SigningKey) -> SigningKey:
     return row
 
 
-def _switch(row: SigningKey, *, actor: str, now: datetime) -> None:
+def switch_current(row: SigningKey, *, actor: str, now: datetime) -> None:
     """Make ``row`` current under a lock on its agency's rows (the index is the final guard)."""
     agency_rows = db.session.scalars(
         select(SigningKey)
@@ -152,16 +152,16 @@ def _switch(row: SigningKey, *, actor: str, now: datetime) -> None:
 def _adopt_configured(agency: str, known: set[str], *, actor: str, now: datetime) -> SigningKey | None:
     """Record the key configured by environment, as current, so that switching away retires it."""
 
-    spec = _configured_specs(strict=True).get(agency)
-    certificate = _configured_certificate(spec) if spec is not None else None
+    spec = configured_specs(strict=True).get(agency)
+    certificate = configured_certificate(spec) if spec is not None else None
     if spec is None or certificate is None:
         log.warning("agency %s: configured signing key not recorded (certificate not readable)", agency)
         return None
     key_id = certificate_key_id(certificate)
     if key_id in known:
         return None
-    not_before, not_after = _validity(certificate)
-    store, reference, settings, chain = _location(spec)
+    not_before, not_after = validity_of(certificate)
+    store, reference, settings, chain = location_of(spec)
     row = SigningKey(
         agency=agency,
         key_id=key_id,
@@ -183,10 +183,8 @@ def _adopt_configured(agency: str, known: set[str], *, actor: str, now: datetime
     return row
 
 
-def _invalidate(agency: str) -> None:
+def forget_agency_keys(agency: str) -> None:
     """This process picks a switch up at once; others within SIGNING_KEY_REFRESH_SECONDS."""
-    from portal.services import runtime
-
-    ring = runtime.key_ring()
+    ring = key_ring()
     if isinstance(ring, RotatingKeyRing):
         ring.invalidate(agency)

@@ -1,8 +1,8 @@
 """Where a key's private part lives, as a table row records it and as the signing loaders take it.
 
 What: a ``signing_keys`` row holds a key's location (``store``, ``reference``, ``settings``,
-``chain``); :func:`_spec_of` turns it into the :class:`~portal.signing.KeySpec` the loaders of
-:mod:`portal.signing` take, and :func:`_location` turns a spec back into row values.
+``chain``); :func:`spec_of` turns it into the :class:`~portal.signing.KeySpec` the loaders of
+:mod:`portal.signing` take, and :func:`location_of` turns a spec back into row values.
 
 Why: the row must be enough to load the key again in any process, and must never hold a PIN
 (only the name of where to read it). Loading errors name the setting at fault the way the
@@ -16,28 +16,20 @@ from pathlib import Path
 from portal.models import SigningKey
 from portal.signing import FileKeySpec, KeyLoadError, KeySpec, Pkcs11KeySpec
 
-# Helpers for the sibling modules (and tests, through the package); nothing public.
-__all__: list[str] = []
+# For the sibling modules (the package's API is in its __init__).
+__all__ = ["location_of", "spec_of"]
 
-#: How ``keys add`` spells each token setting, so that its errors name the option at fault.
-_ADD_OPTIONS = {
-    "module": "--pkcs11-module",
-    "token": "--pkcs11-token",
-    "key_label": "--pkcs11-key-label",
-    "key_id": "--pkcs11-key-id",
-    "pin_env": "--pin-env",
-    "pin_file": "--pin-file",
-    "cert": "--cert",
-}
+#: The token settings a row records (never a PIN, only where to read it).
+_ROW_SETTINGS = ("module", "token", "key_label", "key_id", "pin_env", "pin_file", "cert", "cert_label")
 
 
 def _row_settings(row: SigningKey) -> dict[str, str]:
     """How a loading error names a recorded token setting: it is in the table, not the configuration."""
     where = f"recorded for key {row.key_id[:16]} in the key table"
-    return {name: f"{name} {where}" for name in (*_ADD_OPTIONS, "cert_label")}
+    return {name: f"{name} {where}" for name in _ROW_SETTINGS}
 
 
-def _spec_of(row: SigningKey) -> KeySpec:
+def spec_of(row: SigningKey) -> KeySpec:
     """The key location recorded in a row, as the loaders of :mod:`portal.signing` take it."""
     settings = row.settings or {}
     chain = tuple(Path(p) for p in row.chain or [])
@@ -61,7 +53,7 @@ def _spec_of(row: SigningKey) -> KeySpec:
     )
 
 
-def _location(spec: KeySpec) -> tuple[str, str, dict, list[str]]:
+def location_of(spec: KeySpec) -> tuple[str, str, dict, list[str]]:
     """``(store, reference, settings, chain)`` of a spec, for a row. Never holds a PIN."""
     chain = [str(p) for p in spec.chain]
     if isinstance(spec, FileKeySpec):

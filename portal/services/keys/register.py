@@ -22,7 +22,7 @@ from portal.models import SigningKey, SigningKeyStatus
 from portal.signing import FileKeySpec, certificate_key_id
 from portal.signing.keys import certificate_common_name
 
-from .configured import _agencies, _configured_certificate, _configured_specs, _validity
+from .configured import agency_ids, configured_certificate, configured_specs, validity_of
 
 __all__ = ["MIN_PREFIX", "KeyRow", "find_key", "list_keys"]
 
@@ -72,14 +72,14 @@ def list_keys(agency: str | None = None) -> list[KeyRow]:
         for r in db.session.scalars(query)
     ]
     with_rows = {r.agency for r in rows}
-    specs = _configured_specs(strict=True)
-    for name in _agencies():
+    specs = configured_specs(strict=True)
+    for name in agency_ids():
         if (agency is not None and name != agency) or name in with_rows or name not in specs:
             continue
-        certificate = _configured_certificate(specs[name])
+        certificate = configured_certificate(specs[name])
         if certificate is None:
             continue
-        not_before, not_after = _validity(certificate)
+        not_before, not_after = validity_of(certificate)
         rows.append(
             KeyRow(
                 agency=name,

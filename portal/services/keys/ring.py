@@ -21,11 +21,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from flask import current_app
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import SigningKey, SigningKeyStatus
+from portal.services import runtime
 from portal.signing import (
     KeyLoadError,
     KeyRing,
@@ -34,9 +36,10 @@ from portal.signing import (
     configured_identity_loader,
 )
 
-from .locations import _spec_of
+from .configured import configured_key_specs
+from .locations import spec_of
 
-__all__ = ["RotatingKeyRing", "SigningKeyUnusable"]
+__all__ = ["RotatingKeyRing", "SigningKeyUnusable", "key_ring"]
 
 # The package's logger, as before the package was split: logging configuration may name it.
 log = logging.getLogger("portal.services.keys")
@@ -132,7 +135,7 @@ class RotatingKeyRing:
         current = next((r for r in rows if r.status == SigningKeyStatus.CURRENT), None)
         state = _AgencyKeys(
             current=_detached(current) if current is not None else None,
-            spec=_spec_of(current) if current is not None else None,
+            spec=spec_of(current) if current is not None else None,
             unusable=frozenset(r.key_id for r in rows if r.status != SigningKeyStatus.CURRENT),
             checked_at=self._monotonic(),
         )
@@ -164,3 +167,16 @@ def _load_identity(agency: str, key_id: str, spec: KeySpec | None) -> SigningIde
             f"(found {identity.key_id[:16]}); add the new certificate with flask portal keys add"
         )
     return identity
+
+
+def key_ring() -> RotatingKeyRing:
+    """This process's ring: each agency's current key in the signing_keys table (rotation), else
+    the configured key files or PKCS#11 key, else the dev PKI. Built on first use and kept; a
+    configuration mistake fails there (the worker warms the keys at start-up)."""
+
+    def build() -> RotatingKeyRing:
+        configured = KeyRing(configured_identity_loader(configured_key_specs()))
+        refresh = float(current_app.config.get("SIGNING_KEY_REFRESH_SECONDS", 10))
+        return RotatingKeyRing(configured, refresh_seconds=refresh)
+
+    return runtime.cached("tra.keyring", build)

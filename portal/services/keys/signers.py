@@ -21,7 +21,7 @@ from portal.models import SigningKey, SigningKeyStatus
 from portal.signing import certificate_key_id
 from portal.signing.keys import certificate_common_name
 
-from .configured import _configured_certificate, _configured_specs, _validity
+from .configured import configured_certificate, configured_specs, validity_of
 
 __all__ = ["SignerFacts", "key_agency", "signer_facts"]
 
@@ -90,10 +90,10 @@ def signer_facts(agency: str, key_id: str, signed_at: datetime) -> SignerFacts:
             signed_after_revocation=row.status == SigningKeyStatus.REVOKED and after,
         )
     has_rows = db.session.scalar(select(SigningKey.id).where(SigningKey.agency == agency).limit(1))
-    spec = None if has_rows is not None else _configured_specs(strict=False).get(agency)
-    certificate = _configured_certificate(spec) if spec is not None else None
+    spec = None if has_rows is not None else configured_specs(strict=False).get(agency)
+    certificate = configured_certificate(spec) if spec is not None else None
     if certificate is not None and certificate_key_id(certificate) == key_id:
-        not_before, not_after = _validity(certificate)
+        not_before, not_after = validity_of(certificate)
         return SignerFacts(
             key_id=key_id,
             common_name=certificate_common_name(certificate),
@@ -109,8 +109,8 @@ def key_agency(key_id: str) -> str | None:
     agency = db.session.scalar(select(SigningKey.agency).where(SigningKey.key_id == key_id))
     if agency is not None:
         return agency
-    for name, spec in _configured_specs(strict=False).items():
-        certificate = _configured_certificate(spec)
+    for name, spec in configured_specs(strict=False).items():
+        certificate = configured_certificate(spec)
         if certificate is not None and certificate_key_id(certificate) == key_id:
             return name
     return None
