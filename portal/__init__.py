@@ -130,9 +130,9 @@ def _check_signature_levels(app: Flask, registry) -> None:
 
 
 def _check_production_secrets(app: Flask) -> None:
-    from portal.config import _DEV_SECRET
+    from portal.config import DEV_SECRET
 
-    if app.config["ENV_NAME"] == "production" and app.config["SECRET_KEY"] == _DEV_SECRET:
+    if app.config["ENV_NAME"] == "production" and app.config["SECRET_KEY"] == DEV_SECRET:
         raise RuntimeError("PORTAL_SECRET_KEY must be set in production")
 
 

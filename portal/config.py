@@ -11,7 +11,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-_DEV_SECRET = "development-only-secret-do-not-use-in-production"
+DEV_SECRET = "development-only-secret-do-not-use-in-production"
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -23,7 +23,7 @@ class Config:
     """Settings shared by every environment."""
 
     ENV_NAME = "base"
-    SECRET_KEY = _env("PORTAL_SECRET_KEY", _DEV_SECRET)
+    SECRET_KEY = _env("PORTAL_SECRET_KEY", DEV_SECRET)
     SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL")  # filled in by create_app when unset
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
     REDIS_URL = _env("REDIS_URL")

@@ -1,5 +1,6 @@
-"""Database tables, one module per domain concept."""
+"""Database tables, one module per domain concept (and ``utcnow``, the time their columns default to)."""
 
+from portal.models._types import utcnow
 from portal.models.audit import AccessEvent, AuditEvent
 from portal.models.certificate import Certificate, CertificateStatus, DocumentSequence
 from portal.models.document_request import DocumentRequest, RequestStatus
@@ -20,4 +21,5 @@ __all__ = [
     "SigningKeyStatus",
     "User",
     "UserSession",
+    "utcnow",
 ]

@@ -17,8 +17,7 @@ from portal import clock
 from portal.errors import BadInput, Forbidden
 from portal.extensions import db
 from portal.issuing import DocumentType, Issuer
-from portal.models import DocumentRequest, RequestStatus, User
-from portal.models._types import utcnow
+from portal.models import DocumentRequest, RequestStatus, User, utcnow
 from portal.services import mandates as mandate_rules
 from portal.services.audit import record_audit
 from portal.services.catalogue import entry_for, find_document_type

@@ -13,8 +13,7 @@ from sqlalchemy import select, update
 
 from portal import clock
 from portal.extensions import db
-from portal.models import Certificate, DocumentRequest, RequestStatus
-from portal.models._types import utcnow
+from portal.models import Certificate, DocumentRequest, RequestStatus, utcnow
 from portal.services.audit import record_audit
 
 # The logger keeps the name it had before the split, so log filters and captures see the same name.

@@ -41,8 +41,8 @@ from pyhanko_certvalidator.util import get_relevant_crl_dps, issuer_serial
 
 from portal import clock
 
-from .devpki import CLOCK_SKEW, ROOT_CERT_FILE, ROOT_KEY_FILE, _locked
-from .devpki_certs import DEV_CRL_URL, DevPkiError, _load_cert, _load_key, _write_atomically
+from .devpki import CLOCK_SKEW, ROOT_CERT_FILE, ROOT_KEY_FILE, directory_lock
+from .devpki_certs import DEV_CRL_URL, DevPkiError, load_cert, load_key, write_atomically
 
 __all__ = ["CRL_FILE", "CRL_VALIDITY", "DevRevocationFetcherBackend", "dev_crl"]
 
@@ -68,19 +68,19 @@ def dev_crl(directory: Path, *, now: dt.datetime | None = None) -> crl.Certifica
     """
     directory = Path(directory)
     now = now or clock.now()
-    with _locked(directory):
+    with directory_lock(directory):
         root_cert_path, root_key_path = directory / ROOT_CERT_FILE, directory / ROOT_KEY_FILE
         if not (root_cert_path.exists() and root_key_path.exists()):
             raise DevPkiError(f"no development root CA in {directory}")
-        root_cert = _load_cert(root_cert_path)
+        root_cert = load_cert(root_cert_path)
         path = directory / CRL_FILE
         current = _read_crl(path)
         if current is not None and _usable(current, root_cert, now):
             return crl.CertificateList.load(current.public_bytes(serialization.Encoding.DER))
         number = _crl_number(current) + 1 if current is not None else 1
-        made = _make_crl(root_cert, _load_key(root_key_path, ec.EllipticCurvePrivateKey), number, now)
+        made = _make_crl(root_cert, load_key(root_key_path, ec.EllipticCurvePrivateKey), number, now)
         der = made.public_bytes(serialization.Encoding.DER)
-        _write_atomically(path, der, mode=0o644)
+        write_atomically(path, der, mode=0o644)
         logger.info(
             "made development CRL number %d in %s (next update %s)", number, path, made.next_update_utc
         )

@@ -55,25 +55,26 @@ from .devpki_certs import (
     DEV_CRL_URL,
     DEV_ORGANIZATION,
     DevPkiError,
-    _crl_distribution_point,
-    _key_usage,
-    _load_cert,
-    _load_key,
-    _name,
-    _serial,
-    _write_cert,
-    _write_key,
+    crl_distribution_point,
+    dev_name,
     issue_signer_certificate,
+    key_usage,
+    load_cert,
+    load_key,
     names_dev_crl,
+    random_serial,
     signer_common_name,
+    write_cert,
+    write_key,
 )
 
 __all__ = [
     "DEV_CRL_URL",
     "DEV_ORGANIZATION",
+    "TSA_COMMON_NAME",
     "DevPki",
     "DevPkiError",
-    "TSA_COMMON_NAME",
+    "directory_lock",
     "ensure_dev_pki",
     "signer_common_name",
 ]
@@ -148,7 +149,7 @@ def ensure_dev_pki(directory: Path, agencies: Mapping[str, str]) -> DevPki:
     tsa_cert_path = directory / TSA_CERT_FILE
     agency_paths: dict[str, tuple[Path, Path]] = {}
 
-    with _locked(directory):
+    with directory_lock(directory):
         root_cert, root_key = _ensure_root(root_cert_path, root_key_path)
         _ensure_tsa(tsa_key_path, tsa_cert_path, root_cert, root_key)
         for agency_id, english_name in agencies.items():
@@ -167,7 +168,7 @@ def ensure_dev_pki(directory: Path, agencies: Mapping[str, str]) -> DevPki:
 
 
 @contextmanager
-def _locked(directory: Path) -> Iterator[None]:
+def directory_lock(directory: Path) -> Iterator[None]:
     """Hold an exclusive advisory lock on ``directory/.lock`` (serialises creators)."""
     fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
@@ -180,7 +181,7 @@ def _locked(directory: Path) -> Iterator[None]:
 def _ensure_root(cert_path: Path, key_path: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
     """Load the root CA, or create it when neither of its files exists."""
     if cert_path.exists() and key_path.exists():
-        return _load_cert(cert_path), _load_key(key_path, ec.EllipticCurvePrivateKey)
+        return load_cert(cert_path), load_key(key_path, ec.EllipticCurvePrivateKey)
     if cert_path.exists() or key_path.exists():
         raise DevPkiError(
             f"half a development root CA in {cert_path.parent}: "
@@ -188,7 +189,7 @@ def _ensure_root(cert_path: Path, key_path: Path) -> tuple[x509.Certificate, ec.
         )
 
     key = ec.generate_private_key(ec.SECP256R1())
-    name = _name(ROOT_COMMON_NAME)
+    name = dev_name(ROOT_COMMON_NAME)
     now = dt.datetime.now(dt.UTC)
     ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
     cert = (
@@ -196,16 +197,16 @@ def _ensure_root(cert_path: Path, key_path: Path) -> tuple[x509.Certificate, ec.
         .subject_name(name)
         .issuer_name(name)
         .public_key(key.public_key())
-        .serial_number(_serial())
+        .serial_number(random_serial())
         .not_valid_before(now - CLOCK_SKEW)
         .not_valid_after(now + ROOT_VALIDITY)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(_key_usage(key_cert_sign=True, crl_sign=True), critical=True)
+        .add_extension(key_usage(key_cert_sign=True, crl_sign=True), critical=True)
         .add_extension(ski, critical=False)
         .sign(key, hashes.SHA256())
     )
-    _write_key(key_path, key)
-    _write_cert(cert_path, cert)
+    write_key(key_path, key)
+    write_cert(cert_path, cert)
     logger.info("created development root CA in %s", cert_path.parent)
     return cert, key
 
@@ -249,14 +250,14 @@ def _ensure_tsa(
         root_ski = root_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
         return (
             x509.CertificateBuilder()
-            .subject_name(_name(TSA_COMMON_NAME))
+            .subject_name(dev_name(TSA_COMMON_NAME))
             .issuer_name(root_cert.subject)
             .public_key(public_key)
-            .serial_number(_serial())
+            .serial_number(random_serial())
             .not_valid_before(now - CLOCK_SKEW)
             .not_valid_after(min(now + TSA_VALIDITY, root_cert.not_valid_after_utc))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(_key_usage(digital_signature=True), critical=True)
+            .add_extension(key_usage(digital_signature=True), critical=True)
             # RFC 3161 2.3: exactly one key purpose, id-kp-timeStamping, and the extension critical.
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
@@ -264,7 +265,7 @@ def _ensure_tsa(
                 x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(root_ski.value),
                 critical=False,
             )
-            .add_extension(_crl_distribution_point(DEV_CRL_URL), critical=False)
+            .add_extension(crl_distribution_point(DEV_CRL_URL), critical=False)
             .sign(root_key, hashes.SHA256())
         )
 
@@ -286,7 +287,7 @@ def _ensure_leaf(key_path: Path, cert_path: Path, *, key_type: type, new_key, is
     re-issued for the same key.
     """
     if key_path.exists() and cert_path.exists():
-        if names_dev_crl(_load_cert(cert_path)):
+        if names_dev_crl(load_cert(cert_path)):
             return
         logger.warning("re-issuing %s for the same key: it names no development CRL", cert_path)
     elif cert_path.exists():
@@ -294,9 +295,9 @@ def _ensure_leaf(key_path: Path, cert_path: Path, *, key_type: type, new_key, is
     key_path.parent.mkdir(parents=True, exist_ok=True)
 
     if key_path.exists():
-        key = _load_key(key_path, key_type)
+        key = load_key(key_path, key_type)
     else:
         key = new_key()
-        _write_key(key_path, key)
-    _write_cert(cert_path, issue(key.public_key()))
+        write_key(key_path, key)
+    write_cert(cert_path, issue(key.public_key()))
     logger.info("issued development certificate %s", cert_path)

@@ -26,9 +26,18 @@ __all__ = [
     "DEV_CRL_URL",
     "DEV_ORGANIZATION",
     "DevPkiError",
+    "crl_distribution_point",
+    "dev_name",
     "issue_signer_certificate",
+    "key_usage",
+    "load_cert",
+    "load_key",
     "names_dev_crl",
+    "random_serial",
     "signer_common_name",
+    "write_atomically",
+    "write_cert",
+    "write_key",
 ]
 
 DEV_ORGANIZATION = "Tra (DEVELOPMENT ONLY - NOT FOR PRODUCTION)"
@@ -69,15 +78,15 @@ def issue_signer_certificate(
     root_ski = root_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
     builder = (
         x509.CertificateBuilder()
-        .subject_name(_name(common_name))
+        .subject_name(dev_name(common_name))
         .issuer_name(root_cert.subject)
         .public_key(public_key)
-        .serial_number(_serial())
+        .serial_number(random_serial())
         .not_valid_before(not_before)
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         # content_commitment, a.k.a. nonRepudiation, is required by pyHanko for signers
-        .add_extension(_key_usage(digital_signature=True, content_commitment=True), critical=True)
+        .add_extension(key_usage(digital_signature=True, content_commitment=True), critical=True)
         .add_extension(
             x509.ExtendedKeyUsage(
                 [
@@ -95,7 +104,7 @@ def issue_signer_certificate(
         )
     )
     if crl_url:
-        builder = builder.add_extension(_crl_distribution_point(crl_url), critical=False)
+        builder = builder.add_extension(crl_distribution_point(crl_url), critical=False)
     return builder.sign(root_key, hashes.SHA256())
 
 
@@ -112,7 +121,7 @@ def names_dev_crl(certificate: x509.Certificate) -> bool:
     )
 
 
-def _crl_distribution_point(url: str) -> x509.CRLDistributionPoints:
+def crl_distribution_point(url: str) -> x509.CRLDistributionPoints:
     return x509.CRLDistributionPoints(
         [
             x509.DistributionPoint(
@@ -139,7 +148,7 @@ def signer_common_name(english_name: str) -> str:
     return name[: _MAX_CN - len("... (DEVELOPMENT)")].rstrip() + "... (DEVELOPMENT)"
 
 
-def _key_usage(**granted: bool) -> x509.KeyUsage:
+def key_usage(**granted: bool) -> x509.KeyUsage:
     """A key usage extension with the named bits set and every other bit clear."""
     bits = (
         "digital_signature",
@@ -155,7 +164,7 @@ def _key_usage(**granted: bool) -> x509.KeyUsage:
     return x509.KeyUsage(**{bit: granted.get(bit, False) for bit in bits})
 
 
-def _name(common_name: str) -> x509.Name:
+def dev_name(common_name: str) -> x509.Name:
     return x509.Name(
         [
             x509.NameAttribute(NameOID.COUNTRY_NAME, "TH"),
@@ -165,19 +174,19 @@ def _name(common_name: str) -> x509.Name:
     )
 
 
-def _serial() -> int:
+def random_serial() -> int:
     """A random positive 159-bit serial number (RFC 5280 allows up to 20 octets)."""
     return secrets.randbits(159) | 1
 
 
-def _load_cert(path: Path) -> x509.Certificate:
+def load_cert(path: Path) -> x509.Certificate:
     try:
         return x509.load_pem_x509_certificate(path.read_bytes())
     except ValueError as exc:
         raise DevPkiError(f"{path} is not a PEM certificate") from exc
 
 
-def _load_key(path: Path, key_type: type):
+def load_key(path: Path, key_type: type):
     """The unencrypted PEM private key at ``path``, which must be a ``key_type``."""
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
@@ -189,20 +198,20 @@ def _load_key(path: Path, key_type: type):
     return key
 
 
-def _write_key(path: Path, key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> None:
+def write_key(path: Path, key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> None:
     pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    _write_atomically(path, pem, mode=0o600)
+    write_atomically(path, pem, mode=0o600)
 
 
-def _write_cert(path: Path, cert: x509.Certificate) -> None:
-    _write_atomically(path, cert.public_bytes(serialization.Encoding.PEM), mode=0o644)
+def write_cert(path: Path, cert: x509.Certificate) -> None:
+    write_atomically(path, cert.public_bytes(serialization.Encoding.PEM), mode=0o644)
 
 
-def _write_atomically(path: Path, data: bytes, *, mode: int) -> None:
+def write_atomically(path: Path, data: bytes, *, mode: int) -> None:
     """Write to a temporary file created with ``mode``, then rename it into place."""
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)

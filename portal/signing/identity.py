@@ -37,6 +37,7 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 __all__ = [
     "KeyLoadError",
     "KeyNotConfigured",
+    "PadesBaselineSignedAttributes",
     "PreparedKeySigner",
     "PrivateKey",
     "SigningError",
@@ -103,7 +104,7 @@ class _CachedSigningCertificateV2(SigningCertificateV2Provider):
         return self._value
 
 
-class _PadesBaselineSignedAttributes(SignedAttributeProviderSpec):
+class PadesBaselineSignedAttributes(SignedAttributeProviderSpec):
     """Signed attributes of a PAdES baseline signature: signing-certificate-v2.
 
     pyHanko adds content-type and message-digest itself. PAdES forbids the CMS
@@ -124,7 +125,7 @@ class PreparedKeySigner(Signer):
     """pyHanko signer over an already parsed ``cryptography`` private key.
 
     Supports ECDSA (any curve) and RSA PKCS#1 v1.5, for PAdES signatures (see
-    :class:`_PadesBaselineSignedAttributes`; not for plain CAdES, which would need a
+    :class:`PadesBaselineSignedAttributes`; not for plain CAdES, which would need a
     signing-time attribute). Nothing is mutated after construction, so one instance
     can serve several threads.
     """
@@ -145,7 +146,7 @@ class PreparedKeySigner(Signer):
             embed_roots=True,
         )
         self._private_key = private_key
-        self.signed_attr_prov_spec = _PadesBaselineSignedAttributes(signing_cert)
+        self.signed_attr_prov_spec = PadesBaselineSignedAttributes(signing_cert)
 
     async def async_sign_raw(self, data: bytes, digest_algorithm: str, dry_run: bool = False) -> bytes:
         """Sign ``data`` (the DER of the signed attributes) with the prepared key."""

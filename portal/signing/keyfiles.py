@@ -33,9 +33,11 @@ from .identity import (
 )
 
 __all__ = [
+    "certs_from_file",
     "file_identity_loader",
     "load_file_identity",
     "load_trust_roots",
+    "one_cert",
 ]
 
 # The name these log lines have always had (operators may filter on it), not this module's.
@@ -62,12 +64,12 @@ def load_file_identity(
     if not isinstance(private_key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
         raise KeyLoadError(f"signing key {key_path} is neither EC nor RSA")
 
-    certificate = _one_cert(Path(cert_path), "signing certificate")
+    certificate = one_cert(Path(cert_path), "signing certificate")
     if not _same_public_key(private_key, certificate):
         raise KeyLoadError(f"signing key {key_path} does not match certificate {cert_path}")
     others: list[x509.Certificate] = []
     for path in chain:
-        others.extend(_certs_from_file(Path(path), "chain certificate"))
+        others.extend(certs_from_file(Path(path), "chain certificate"))
 
     subject = certificate_common_name(certificate)
     identity = SigningIdentity(
@@ -105,7 +107,7 @@ def load_trust_roots(paths: Sequence[Path]) -> list[x509.Certificate]:
     """Read trust-root certificates (PEM, possibly several per file, or DER)."""
     roots: list[x509.Certificate] = []
     for path in paths:
-        roots.extend(_certs_from_file(Path(path), "trust root"))
+        roots.extend(certs_from_file(Path(path), "trust root"))
     return roots
 
 
@@ -118,7 +120,7 @@ def _read(path: Path, what: str) -> bytes:
         raise KeyLoadError(f"{what} file {path} cannot be read: {exc.strerror}") from None
 
 
-def _certs_from_file(path: Path, what: str) -> list[x509.Certificate]:
+def certs_from_file(path: Path, what: str) -> list[x509.Certificate]:
     data = _read(path, what)
     try:
         if pem.detect(data):
@@ -138,8 +140,8 @@ def _certs_from_file(path: Path, what: str) -> list[x509.Certificate]:
     return certs
 
 
-def _one_cert(path: Path, what: str) -> x509.Certificate:
-    certs = _certs_from_file(path, what)
+def one_cert(path: Path, what: str) -> x509.Certificate:
+    certs = certs_from_file(path, what)
     if len(certs) != 1:
         raise KeyLoadError(f"{what} file {path} must hold exactly one certificate")
     return certs[0]

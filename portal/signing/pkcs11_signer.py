@@ -27,12 +27,12 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from .identity import (
     KeyLoadError,
+    PadesBaselineSignedAttributes,
     SigningIdentity,
-    _PadesBaselineSignedAttributes,
     certificate_common_name,
     certificate_key_id,
 )
-from .keyfiles import _certs_from_file, _one_cert
+from .keyfiles import certs_from_file, one_cert
 from .keysettings import Pkcs11KeySpec
 from .pkcs11_token import Pkcs11TokenKey
 
@@ -69,7 +69,7 @@ class Pkcs11KeySigner(Signer):
         registry.register_multiple(other_certs)
         super().__init__(signing_cert=signing_cert, cert_registry=registry, embed_roots=True)
         self.key = key
-        self.signed_attr_prov_spec = _PadesBaselineSignedAttributes(signing_cert)
+        self.signed_attr_prov_spec = PadesBaselineSignedAttributes(signing_cert)
         self._raw = algorithm == "ec"
         if self._raw:
             # DER ECDSA signature: two integers of the curve's size, each possibly one byte longer.
@@ -112,12 +112,12 @@ def load_pkcs11_identity(spec: Pkcs11KeySpec) -> SigningIdentity:
     key = Pkcs11TokenKey(spec)
     key.ensure_ready()
     if spec.cert is not None:
-        certificate = _one_cert(spec.cert, f"agency {spec.agency}: signing certificate")
+        certificate = one_cert(spec.cert, f"agency {spec.agency}: signing certificate")
     else:
         certificate = key.certificate_from_token()
     chain: list[x509.Certificate] = []
     for path in spec.chain:
-        chain.extend(_certs_from_file(path, f"agency {spec.agency}: chain certificate"))
+        chain.extend(certs_from_file(path, f"agency {spec.agency}: chain certificate"))
     signer = Pkcs11KeySigner(key, certificate, tuple(chain))
     _prove_key_matches(signer, spec, certificate)
     identity = SigningIdentity(

@@ -54,18 +54,18 @@ from .evidence import (
     revocation_evidence,
 )
 from .validation_result import (
-    _CONSTRAINTS,
-    _HASH,
-    _NO_CHAIN,
+    CONSTRAINTS,
+    HASH,
     INDETERMINATE,
+    NO_CHAIN,
     TOTAL_FAILED,
     TOTAL_PASSED,
     FileFinding,
     SignatureCheck,
-    _bare,
-    _cert_facts,
-    _from_status,
-    _utc,
+    as_utc,
+    bare_check,
+    cert_facts,
+    check_from_status,
 )
 
 __all__ = ["FileFinding", "SignatureCheck", "check_pdf_signature"]
@@ -104,27 +104,27 @@ def check_pdf_signature(data: bytes, trust_roots: Sequence[x509.Certificate]) ->
         return _check(data, sha256, list(trust_roots))
     except Exception as exc:  # noqa: BLE001 - the contract is "never raise"
         logger.warning("unexpected error while checking a PDF signature (sha256 %s)", sha256, exc_info=exc)
-        return _bare(FileFinding.NOT_A_PDF, sha256, f"unreadable PDF ({type(exc).__name__})")
+        return bare_check(FileFinding.NOT_A_PDF, sha256, f"unreadable PDF ({type(exc).__name__})")
 
 
 def _check(data: bytes, sha256: str, trust_roots: list[x509.Certificate]) -> SignatureCheck:
     if not data.startswith(b"%PDF-"):
-        return _bare(FileFinding.NOT_A_PDF, sha256, "does not start with a PDF header")
+        return bare_check(FileFinding.NOT_A_PDF, sha256, "does not start with a PDF header")
     try:
         reader = PdfFileReader(BytesIO(data), strict=True)
         embedded = list(reader.embedded_signatures)
     except Exception as exc:  # noqa: BLE001 - any parse failure means "not a (usable) PDF"
         logger.debug("PDF parse failure", exc_info=exc)
-        return _bare(FileFinding.NOT_A_PDF, sha256, f"unreadable PDF ({type(exc).__name__})")
+        return bare_check(FileFinding.NOT_A_PDF, sha256, f"unreadable PDF ({type(exc).__name__})")
 
     regular = [sig for sig in embedded if sig.sig_object_type == "/Sig"]
     if not regular:
         if _has_data_after_eof(data):
             # pyHanko tolerates up to 1 KB after the last %%EOF: a signed file cut just
             # after its original revision reads as that unsigned revision.
-            return _bare(FileFinding.NOT_A_PDF, sha256, "incomplete PDF (data after end-of-file marker)")
+            return bare_check(FileFinding.NOT_A_PDF, sha256, "incomplete PDF (data after end-of-file marker)")
         detail = "only document timestamps, no signature" if embedded else "no signature"
-        return _bare(FileFinding.NOT_SIGNED, sha256, detail)
+        return bare_check(FileFinding.NOT_SIGNED, sha256, detail)
 
     dss = read_dss(reader)
     options: dict[str, Any] = {
@@ -140,8 +140,8 @@ def _check(data: bytes, sha256: str, trust_roots: list[x509.Certificate]) -> Sig
             statuses.append(_validate(sig, context))
         except Exception as exc:  # noqa: BLE001 - malformed CMS, unsupported SubFilter, ...
             logger.debug("signature %d could not be validated", index, exc_info=exc)
-            facts = _cert_facts(sig) if sig is main else {}
-            return _bare(
+            facts = cert_facts(sig) if sig is main else {}
+            return bare_check(
                 FileFinding.ALTERED,
                 sha256,
                 f"signature {index} of {len(embedded)} is unreadable ({type(exc).__name__})",
@@ -163,7 +163,7 @@ def _check(data: bytes, sha256: str, trust_roots: list[x509.Certificate]) -> Sig
         "sha256": sha256,
         "status": main_status,
         "revocation": revocation,
-        "archive_timestamp_time": _utc(archive[-1].timestamp) if archive else None,
+        "archive_timestamp_time": as_utc(archive[-1].timestamp) if archive else None,
         "level": level_found(
             has_signature_timestamp=main_status.timestamp_validity is not None,
             revocation=revocation,
@@ -174,11 +174,11 @@ def _check(data: bytes, sha256: str, trust_roots: list[x509.Certificate]) -> Sig
     }
 
     def failed(finding: FileFinding, sub: str, detail: str, indication: str = TOTAL_FAILED) -> SignatureCheck:
-        return _from_status(finding, detail, indication=indication, sub_indication=sub, **facts)
+        return check_from_status(finding, detail, indication=indication, sub_indication=sub, **facts)
 
     for index, status in enumerate(statuses, start=1):
         if not status.intact:
-            return failed(FileFinding.ALTERED, _HASH, f"signed bytes of signature {index} were changed")
+            return failed(FileFinding.ALTERED, HASH, f"signed bytes of signature {index} were changed")
         if not status.valid:
             return failed(FileFinding.ALTERED, "SIG_CRYPTO_FAILURE", f"signature {index} does not verify")
     ts = main_status.timestamp_validity
@@ -189,26 +189,26 @@ def _check(data: bytes, sha256: str, trust_roots: list[x509.Certificate]) -> Sig
     level = main_status.modification_level
     if level not in _ACCEPTED_LEVELS:
         name = level.name.lower() if level is not None else "unknown"
-        return failed(FileFinding.ALTERED, _CONSTRAINTS, f"document modified after signing ({name})")
+        return failed(FileFinding.ALTERED, CONSTRAINTS, f"document modified after signing ({name})")
     if main_status.docmdp_ok is False:
-        return failed(FileFinding.ALTERED, _CONSTRAINTS, "modifications not allowed by the signature")
+        return failed(FileFinding.ALTERED, CONSTRAINTS, "modifications not allowed by the signature")
     # Only archival updates (LTA_UPDATES) may follow a signature without covering the file.
     partial = statuses[-1].coverage != SignatureCoverageLevel.ENTIRE_FILE
     if appended or (partial and level is ModificationLevel.NONE):
-        return failed(FileFinding.ALTERED, _CONSTRAINTS, "data was added after the last signature")
+        return failed(FileFinding.ALTERED, CONSTRAINTS, "data was added after the last signature")
 
     if main_status.revoked or revocation.status == "revoked":
         return failed(FileFinding.UNTRUSTED_SIGNATURE, "REVOKED", "signer certificate is revoked")
     if not main_status.trusted:
         problem = main_status.trust_problem_indic
-        why = problem.standard_name if problem is not None else _NO_CHAIN
+        why = problem.standard_name if problem is not None else NO_CHAIN
         final = problem is not None and problem.status is AdESStatus.FAILED
         indication = TOTAL_FAILED if final else INDETERMINATE
         return failed(
             FileFinding.UNTRUSTED_SIGNATURE, why, f"signer certificate not trusted ({why})", indication
         )
 
-    return _from_status(
+    return check_from_status(
         FileFinding.INTACT,
         "signature intact and trusted; file unchanged since",
         indication=TOTAL_PASSED,

@@ -24,11 +24,18 @@ from .evidence import NO_REVOCATION_INFO, RevocationEvidence, chain_names
 from .keys import certificate_common_name, certificate_key_id
 
 __all__ = [
+    "CONSTRAINTS",
+    "HASH",
     "INDETERMINATE",
+    "NO_CHAIN",
     "TOTAL_FAILED",
     "TOTAL_PASSED",
     "FileFinding",
     "SignatureCheck",
+    "as_utc",
+    "bare_check",
+    "cert_facts",
+    "check_from_status",
 ]
 
 _COVERAGE_NAMES = {
@@ -41,9 +48,9 @@ _COVERAGE_NAMES = {
 TOTAL_PASSED = "TOTAL-PASSED"
 TOTAL_FAILED = "TOTAL-FAILED"
 INDETERMINATE = "INDETERMINATE"
-_HASH = "HASH_FAILURE"
-_CONSTRAINTS = "SIG_CONSTRAINTS_FAILURE"
-_NO_CHAIN = "NO_CERTIFICATE_CHAIN_FOUND"
+HASH = "HASH_FAILURE"
+CONSTRAINTS = "SIG_CONSTRAINTS_FAILURE"
+NO_CHAIN = "NO_CERTIFICATE_CHAIN_FOUND"
 """Our validation policy allows nothing after a signature but archival updates (DSS, document
 timestamps); other changes fail the signature's constraints, as DSS's PDF modification checks do."""
 
@@ -132,7 +139,7 @@ class SignatureCheck:
     """Number of signatures (not document timestamps) in the file."""
 
 
-def _from_status(
+def check_from_status(
     finding: FileFinding,
     detail: str,
     *,
@@ -155,8 +162,8 @@ def _from_status(
         indication=indication,
         signer=certificate_common_name(cert) if cert is not None else None,
         signer_key_id=certificate_key_id(cert) if cert is not None else None,
-        signing_time=_utc(status.signer_reported_dt),
-        timestamp_time=_utc(ts.timestamp) if ts is not None else None,
+        signing_time=as_utc(status.signer_reported_dt),
+        timestamp_time=as_utc(ts.timestamp) if ts is not None else None,
         coverage=_COVERAGE_NAMES.get(status.coverage) if status.coverage is not None else None,
         modification_level=mod.name.lower() if mod is not None else None,
         detail=detail,
@@ -171,7 +178,7 @@ def _from_status(
     )
 
 
-def _cert_facts(sig: EmbeddedPdfSignature) -> dict[str, Any]:
+def cert_facts(sig: EmbeddedPdfSignature) -> dict[str, Any]:
     """Signer facts readable without validation (best effort)."""
     try:
         cert = sig.signer_cert
@@ -183,7 +190,7 @@ def _cert_facts(sig: EmbeddedPdfSignature) -> dict[str, Any]:
         return {}
 
 
-def _bare(
+def bare_check(
     finding: FileFinding,
     sha256: str,
     detail: str,
@@ -211,7 +218,7 @@ def _bare(
     )
 
 
-def _utc(value: dt.datetime | None) -> dt.datetime | None:
+def as_utc(value: dt.datetime | None) -> dt.datetime | None:
     if value is None:
         return None
     if value.tzinfo is None:  # should not happen; treat a naive time as UTC
