@@ -80,7 +80,8 @@ def main() -> None:
         app.extensions["tra.keyring"] = KeyRing(lambda agency: test_pki.pki.identity("dlt", agency))
         by_level = {}
         for level in levels:
-            app.config["SIGNATURE_LEVEL_DLT"] = level
+            dlt = app.extensions["tra.issuers"].get("dlt")
+            dlt.settings = dlt.settings.replace(signature_level=level)
             by_level[level] = run_pipeline(args.n, args.warmup)
 
     print(f"\nTra issuance benchmark: {args.n} certificates per loop, {args.warmup} warm-up")

@@ -102,13 +102,14 @@ def _fill_instance_defaults(app: Flask) -> None:
 
 
 def _check_signature_levels(app: Flask, registry) -> None:
-    """Refuse to start with a signature level that does not exist, or one that needs a
-    time-stamping authority when none is configured (otherwise every issuance would fail).
+    """Refuse to start with a signature level that needs a time-stamping authority when none is
+    configured (otherwise every issuance would fail); a level that does not exist already stopped
+    ``load_issuers`` (each issuer's ``signature_level`` setting).
 
     ``TSA_URL=dev`` (the development TSA, and for B-LT/B-LTA the development CRL served
     in-process) is refused in production unless the portal issues SAMPLE documents.
     """
-    from portal.signing.services import agency_signature_level
+    from portal.signing.services import issuer_signature_level
     from portal.signing.timestamps import is_dev_tsa_url
 
     dev_tsa = is_dev_tsa_url(app.config.get("TSA_URL"))
@@ -118,10 +119,7 @@ def _check_signature_levels(app: Flask, registry) -> None:
             "production: set TSA_URL to the address of a real RFC 3161 TSA"
         )
     for issuer in registry:
-        try:
-            level = agency_signature_level(app.config, issuer.id)
-        except ValueError as exc:
-            raise RuntimeError(f"signature level for agency {issuer.id!r}: {exc}") from None
+        level = issuer_signature_level(issuer.settings)  # checked with the issuer's settings
         if level.needs_timestamp and not app.config.get("TSA_URL"):
             raise RuntimeError(
                 f"agency {issuer.id!r} signs at {level.value}, which needs a time-stamping authority: "

@@ -12,6 +12,7 @@ from portal.models import RequestStatus
 from portal.services.catalogue import find_document_type
 from portal.services.issuance_requests import create_request
 from portal.services.issuance_run import IssuanceDeferred, run_issuance
+from tests.issuer_settings import change_issuer_settings
 
 
 def _closed_port_url() -> str:
@@ -43,7 +44,7 @@ def test_a_level_that_cannot_work_stops_the_portal_at_start(settings, message, t
 def test_a_tsa_that_does_not_answer_makes_the_request_wait_then_fail_with_try_again(
     app, app_ctx, db_session, create_user, monkeypatch, client, login
 ):
-    monkeypatch.setitem(app.config, "SIGNATURE_LEVEL_DLT", "B-T")
+    change_issuer_settings(monkeypatch, app, "dlt", signature_level="B-T")
     monkeypatch.setitem(app.config, "TSA_URL", _closed_port_url())
     monkeypatch.setitem(app.config, "TSA_TIMEOUT_SECONDS", 1)
     user = login()

@@ -18,6 +18,7 @@ import pytest
 from weasyprint import HTML
 
 from portal.models import CertificateStatus
+from tests.issuer_settings import change_issuer_settings
 from tests.signing.test_validation import _add_page_text
 
 LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
@@ -110,7 +111,7 @@ def issued(app, issue) -> tuple[object, bytes]:
 @pytest.mark.parametrize("level", LEVELS)
 def test_a_genuine_document_at_every_level(level, pki_app, pki_signer, issue, client, monkeypatch):
     pki_signer()
-    monkeypatch.setitem(pki_app.config, "SIGNATURE_LEVEL_DLT", level)
+    change_issuer_settings(monkeypatch, pki_app, "dlt", signature_level=level)
     certificate, pdf = issued(pki_app, issue)
     assert certificate.signature_level == level
 
@@ -303,7 +304,7 @@ def test_a_file_that_is_not_a_pdf(client, data):
 
 
 def test_the_document_page_states_the_level_and_a_development_tsa(pki_app, issue, client, monkeypatch):
-    monkeypatch.setitem(pki_app.config, "SIGNATURE_LEVEL_DLT", "B-T")
+    change_issuer_settings(monkeypatch, pki_app, "dlt", signature_level="B-T")
     certificate, _ = issued(pki_app, issue)
     english = client.get(f"/v/{certificate.verification_code}?lang=en").get_data(as_text=True)
     assert "PAdES B-T: signature with a timestamp proving when it was made" in english

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 from portal.issuing.settings import Setting
@@ -260,6 +261,12 @@ class Issuer(abc.ABC):
     #: The issuer's own settings, besides the standard ones every issuer has
     #: (:data:`portal.issuing.settings.STANDARD_SETTINGS`).
     settings_schema: ClassVar[tuple[Setting, ...]] = ()
+    #: Prefix of the document numbers (``"ขบ"`` gives ``ขบ 000001/2569``); empty: the upper-cased id.
+    number_prefix: ClassVar[str] = ""
+    #: A prefix per document type id, for types that need their own: numbers run per document
+    #: type, so two types sharing a prefix would give their first documents the same number.
+    #: A type not listed gets ``number_prefix`` if it is the first type, else ``<prefix>-<n>``.
+    number_prefixes: ClassVar[Mapping[str, str]] = MappingProxyType({})
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
         #: Checked, typed and read-only (an :class:`~portal.issuing.settings.IssuerSettings`
@@ -294,6 +301,16 @@ class Issuer(abc.ABC):
 
     def document_type(self, type_id: str) -> DocumentType | None:
         return next((t for t in self.document_types if t.id == type_id), None)
+
+    @classmethod
+    def number_prefix_for(cls, type_id: str) -> str:
+        """The prefix of a document number of ``type_id`` (see :attr:`number_prefixes`)."""
+        if type_id in cls.number_prefixes:
+            return cls.number_prefixes[type_id]
+        prefix = cls.number_prefix or cls.id.upper()
+        type_ids = [t.id for t in cls.document_types]
+        index = type_ids.index(type_id) if type_id in type_ids else 0
+        return prefix if index == 0 else f"{prefix}-{index + 1}"
 
     #: Audiences this issuer's registry vouches mandates for (``("business",)`` for the DBD):
     #: the portal asks :meth:`mandates_for` at login and again at request time.

@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 RETRIED_STATUSES = frozenset({500, 502, 503, 504})
 #: Also transient, but not retried here: the registry asks us to slow down.
 TRANSIENT_STATUSES = RETRIED_STATUSES | {408, 429}
+#: The standard settings' defaults (one set, in ``portal.issuing.settings``).
+_DEFAULTS = RegistrySettings(registry_url=None)
 
 
 class RegistryClient:
@@ -58,9 +60,9 @@ class RegistryClient:
         client_cert: str | None = None,
         client_key: str | None = None,
         ca_bundle: str | None = None,
-        timeout: tuple[float, float] = (3.0, 10.0),
-        retries: int = 2,
-        backoff: float = 0.25,
+        timeout: tuple[float, float] = _DEFAULTS.timeout,
+        retries: int = _DEFAULTS.retries,
+        backoff: float = _DEFAULTS.backoff,
         backoff_max: float = 2.0,
         breaker: CircuitBreaker | None = None,
         label: str | None = None,

@@ -179,6 +179,9 @@ def validate_issuer_class(cls: type[Issuer]) -> None:
         problems.append(f"document type id {type_id!r} is used more than once")
     for doc_type in doc_types:
         problems += _document_type_problems(cls, doc_type)
+    for type_id in getattr(cls, "number_prefixes", None) or {}:
+        if type_id not in ids:
+            problems.append(f"number_prefixes names {type_id!r}, which is not one of its document types")
     problems += _settings_problems(getattr(cls, "settings_schema", ()))
     if problems:
         name = f"{cls.__module__}.{cls.__qualname__}"
@@ -264,8 +267,8 @@ def load_issuers(config: Mapping[str, Any]) -> IssuerRegistry:
     """The application's registry, from the installed entry points and the configuration.
 
     Fails (InvalidIssuer, DuplicateIssuer, IssuerSettingError) with a message naming the issuer.
-    An issuer's ``signature_level`` and ``SIGNATURE_LEVEL_<ID>`` are one value: when the level
-    comes from the issuer's settings, it is written back under that key, where signing reads it.
+    Each issuer's settings are parsed here, once; everything else (the registry client, the
+    signature level) reads them from ``issuer.settings``.
     """
     disabled = _disabled_by_configuration(config)
     classes = discover_issuer_classes(skip=disabled)
@@ -277,14 +280,4 @@ def load_issuers(config: Mapping[str, Any]) -> IssuerRegistry:
             cls.id, names, config, sample_registry=has_sample_registry(cls), other_ids=ids
         )
 
-    registry = IssuerRegistry(classes, settings=configured, disabled=disabled)
-    if isinstance(config, dict):
-        for issuer in registry:
-            key = "SIGNATURE_LEVEL_" + issuer.id.upper()
-            if issuer.settings.get("signature_level") and issuer.settings.source("signature_level") not in (
-                key,
-                "SIGNATURE_LEVEL",
-                "default",
-            ):
-                config[key] = issuer.settings["signature_level"]
-    return registry
+    return IssuerRegistry(classes, settings=configured, disabled=disabled)

@@ -1,9 +1,12 @@
-"""An agency registry's connection settings, read from an issuer's settings mapping; and the
+"""An agency registry's connection settings, taken from an issuer's checked settings; and the
 log filter that keeps filled registry URLs (which carry national IDs) out of urllib3's log lines.
 
-The settings keys are documented in docs/agency-registries.md. Bad values are an operator's
-problem, reported as ``RegistryRejected`` with a message that names the key, so that the person's
-request fails with a plain reason instead of a crash.
+The settings and their defaults are the standard issuer settings (``portal.issuing.settings``,
+``STANDARD_SETTINGS``), checked once at start-up into the issuer's ``IssuerSettings``; this module
+only reads them. A plain mapping (an issuer built outside the registry, a test) is checked here
+with the same specs and converters; a bad value is an operator's problem, reported as
+``RegistryRejected`` with a message that names the key, so that the person's request fails with
+a plain reason instead of a crash. The keys are documented in docs/agency-registries.md.
 """
 
 from __future__ import annotations
@@ -11,26 +14,34 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
 from portal.issuing.contract import RegistryRejected
+from portal.issuing.settings import STANDARD_SETTINGS, IssuerSettings, check_value
 
-__all__ = ["RegistrySettings", "install_url_redaction"]
+__all__ = ["REGISTRY_SETTING_NAMES", "RegistrySettings", "install_url_redaction"]
 
-DEFAULT_TIMEOUT = (3.0, 10.0)
-DEFAULT_RETRIES = 2
-DEFAULT_BACKOFF = 0.25
-DEFAULT_BREAKER_THRESHOLD = 5
-DEFAULT_BREAKER_COOLDOWN = 30.0
-#: More in-request retries than this would hold a worker for minutes: that is the queue's job.
-MAX_RETRIES = 5
+#: The standard settings that say how to reach a registry.
+REGISTRY_SETTING_NAMES = (
+    "registry_url",
+    "token",
+    "client_cert",
+    "client_key",
+    "ca_bundle",
+    "timeout",
+    "retries",
+    "backoff",
+    "breaker_threshold",
+    "breaker_cooldown",
+)
+_SPECS = {s.name: s for s in STANDARD_SETTINGS if s.name in REGISTRY_SETTING_NAMES}
 
 
 @dataclass(frozen=True)
 class RegistrySettings:
-    """How to reach one agency's registry."""
+    """How to reach one agency's registry (defaults: ``STANDARD_SETTINGS``)."""
 
     #: Base URL of the registry's API; None when not configured.
     registry_url: str | None
@@ -44,79 +55,55 @@ class RegistrySettings:
     #: None uses the system's trust store.
     ca_bundle: str | None = None
     #: (connect, read) timeouts in seconds, for each try.
-    timeout: tuple[float, float] = DEFAULT_TIMEOUT
+    timeout: tuple[float, float] = (_SPECS["timeout"].default, _SPECS["timeout"].default)
     #: Extra tries within one call for refused connections, timeouts and 5xx.
-    retries: int = DEFAULT_RETRIES
+    retries: int = _SPECS["retries"].default
     #: Exponential backoff factor between those tries, in seconds.
-    backoff: float = DEFAULT_BACKOFF
+    backoff: float = _SPECS["backoff"].default
     #: Consecutive transient failures that open the agency's circuit breaker.
-    breaker_threshold: int = DEFAULT_BREAKER_THRESHOLD
+    breaker_threshold: int = _SPECS["breaker_threshold"].default
     #: Seconds the breaker stays open before one trial call.
-    breaker_cooldown: float = DEFAULT_BREAKER_COOLDOWN
+    breaker_cooldown: float = _SPECS["breaker_cooldown"].default
 
     @classmethod
     def from_mapping(cls, settings: Mapping[str, Any], *, label: str) -> RegistrySettings:
-        """Parse and check an issuer's settings; ``label`` names the agency in messages."""
+        """The registry part of an issuer's settings; ``label`` names the agency in messages.
 
-        def bad(key: str, expected: str) -> RegistryRejected:
-            return RegistryRejected(f"the {label} registry setting {key!r} is invalid: {expected}")
-
-        def number(key: str, default: float, *, minimum: float, integer: bool = False) -> Any:
-            value = settings.get(key)
-            if value is None or value == "":
-                return default
-            try:
-                parsed = int(value) if integer else float(value)
-            except (TypeError, ValueError):
-                raise bad(key, "expected a number") from None
-            if isinstance(value, bool) or parsed < minimum or (integer and parsed != float(value)):
-                raise bad(key, f"expected {'a whole number' if integer else 'a number'} ≥ {minimum}")
-            return parsed
-
-        def text(key: str) -> str | None:
-            value = settings.get(key)
-            if value is None or value == "":
-                return None
-            if not isinstance(value, str):
-                raise bad(key, "expected text")
-            return value
-
-        url = text("registry_url")
-        if url is not None and urlsplit(url).scheme not in ("http", "https"):
-            raise bad("registry_url", "expected an http:// or https:// address")
-        retries = number("retries", DEFAULT_RETRIES, minimum=0, integer=True)
-        if retries > MAX_RETRIES:
-            raise bad("retries", f"at most {MAX_RETRIES} (longer waits are left to the job queue)")
+        An ``IssuerSettings`` was checked at start-up and is read as it is; any other mapping is
+        checked here, with the same specs and defaults."""
+        values = settings if isinstance(settings, IssuerSettings) else _checked(settings, label)
+        timeout = values.get("timeout", _SPECS["timeout"].default)
         return cls(
-            registry_url=url,
-            token=text("token"),
-            client_cert=text("client_cert"),
-            client_key=text("client_key"),
-            ca_bundle=text("ca_bundle"),
-            timeout=_timeout(settings.get("timeout"), bad),
-            retries=retries,
-            backoff=number("backoff", DEFAULT_BACKOFF, minimum=0),
-            breaker_threshold=number("breaker_threshold", DEFAULT_BREAKER_THRESHOLD, minimum=1, integer=True),
-            breaker_cooldown=number("breaker_cooldown", DEFAULT_BREAKER_COOLDOWN, minimum=0),
+            registry_url=values.get("registry_url"),
+            token=values.get("token"),
+            client_cert=values.get("client_cert"),
+            client_key=values.get("client_key"),
+            ca_bundle=values.get("ca_bundle"),
+            timeout=tuple(timeout) if isinstance(timeout, tuple | list) else (timeout, timeout),
+            retries=values.get("retries", _SPECS["retries"].default),
+            backoff=values.get("backoff", _SPECS["backoff"].default),
+            breaker_threshold=values.get("breaker_threshold", _SPECS["breaker_threshold"].default),
+            breaker_cooldown=values.get("breaker_cooldown", _SPECS["breaker_cooldown"].default),
         )
 
 
-def _timeout(value: Any, bad) -> tuple[float, float]:
-    """One number (both timeouts), a (connect, read) pair, or "connect,read"."""
-    if value is None or value == "":
-        return DEFAULT_TIMEOUT
-    if isinstance(value, str):
-        value = [part for part in value.split(",") if part.strip()]
-    parts = list(value) if isinstance(value, list | tuple) else [value, value]
-    try:
-        if len(parts) != 2 or any(isinstance(p, bool) for p in parts):
-            raise ValueError
-        connect, read = (float(p) for p in parts)
-    except (TypeError, ValueError):
-        raise bad("timeout", "expected seconds, or a pair (connect, read)") from None
-    if not (connect > 0 and read > 0):
-        raise bad("timeout", "expected seconds greater than 0")
-    return (connect, read)
+def _checked(settings: Mapping[str, Any], label: str) -> dict[str, Any]:
+    """The registry settings of a plain mapping, checked and converted like configured ones.
+
+    File paths are taken as text: the client reports a file it cannot read when it calls."""
+    values: dict[str, Any] = {}
+    for name, spec in _SPECS.items():
+        if spec.kind == "path":
+            spec = replace(spec, kind="str")
+        raw = settings.get(name)
+        if raw is None or raw == "":
+            values[name] = spec.default
+            continue
+        try:
+            values[name] = check_value(spec, raw)
+        except ValueError as exc:
+            raise RegistryRejected(f"the {label} registry setting {name!r} is invalid: {exc}") from None
+    return values
 
 
 class _RedactUrls(logging.Filter):

@@ -37,6 +37,7 @@ __all__ = [
     "IssuerSettingError",
     "IssuerSettings",
     "Setting",
+    "check_value",
     "configured_values",
     "merge_specs",
 ]
@@ -221,7 +222,7 @@ def configured_values(
     return found
 
 
-def _convert(spec: Setting, raw: Any) -> Any:
+def check_value(spec: Setting, raw: Any) -> Any:
     """``raw`` as the setting's kind; ValueError with a message that never holds a secret's value."""
     shown = "the configured value" if spec.secret else repr(raw)[:80]
     kind = spec.kind
@@ -308,7 +309,7 @@ class IssuerSettings(Mapping[str, Any]):
             if raw is None or raw == "":
                 continue
             try:
-                values[name] = _convert(spec, raw)
+                values[name] = check_value(spec, raw)
             except ValueError as exc:
                 raise IssuerSettingError(
                     f"issuer {issuer_id!r}, setting {name!r} (from {source}): {exc}"

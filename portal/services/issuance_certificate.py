@@ -24,7 +24,7 @@ from portal.services.issuance_status import set_stage
 from portal.services.keys import key_ring
 from portal.services.subjects import note_reads, subject_of
 from portal.signing import Stamp, sign_pdf
-from portal.signing.services import agency_signature_level, trust_services
+from portal.signing.services import issuer_signature_level, trust_services
 
 # The logger keeps the name it had before the split, so log filters and captures see the same name.
 log = logging.getLogger("portal.services.issuance")
@@ -79,7 +79,7 @@ def issue_certificate(
     t2 = time.perf_counter()
 
     identity = key_ring().get(issuer.id)
-    level = agency_signature_level(config, issuer.id)
+    level = issuer_signature_level(issuer.settings)
     signed = sign_pdf(
         pdf,
         identity,

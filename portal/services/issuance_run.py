@@ -41,19 +41,6 @@ class IssuanceDeferred(Exception):
     """A transient failure while retries remain: the request is WAITING and the job must be retried."""
 
 
-def _number_prefix(issuer: Issuer, type_id: str) -> str:
-    """The prefix of a document number: numbers run per document type, so two types of one issuer
-    need different prefixes (``number_prefixes`` per type, else ``number_prefix`` for the first
-    type and ``<prefix>-<n>`` for the n-th), or their first documents would share a number."""
-    per_type = getattr(issuer, "number_prefixes", None) or {}
-    if type_id in per_type:
-        return per_type[type_id]
-    prefix = getattr(issuer, "number_prefix", issuer.id.upper())
-    type_ids = [t.id for t in issuer.document_types]
-    index = type_ids.index(type_id) if type_id in type_ids else 0
-    return prefix if index == 0 else f"{prefix}-{index + 1}"
-
-
 def _start_attempt(request_id: str, issuer: Issuer) -> DocumentRequest | None:
     """Count the attempt, reserve number and code on first use, move to FETCHING; one short transaction.
 
@@ -93,7 +80,7 @@ def _start_attempt(request_id: str, issuer: Issuer) -> DocumentRequest | None:
                 )
                 db.session.add(seq)
             seq.last_value += 1
-            prefix = _number_prefix(issuer, request.document_type)
+            prefix = issuer.number_prefix_for(request.document_type)
             request.document_number = f"{prefix} {seq.last_value:06d}/{year_be}"
             request.verification_code = new_verification_code()
             db.session.commit()

@@ -1,6 +1,7 @@
 """Signature level per agency and the per-process services that levels above B-B use.
 
-What: :func:`agency_signature_level` reads the configured PAdES level of an agency;
+What: :func:`issuer_signature_level` reads an agency's PAdES level from its issuer's settings
+(``signature_level``, checked at start-up; ``SIGNATURE_LEVEL_<ID>`` and ``SIGNATURE_LEVEL`` feed it);
 :func:`trust_services` returns the process's :class:`~portal.signing.signer.TrustServices`
 (TSA client and revocation cache) for a configuration, built on first use.
 
@@ -30,19 +31,20 @@ from .revinfo import DEFAULT_FETCH_TIMEOUT, RevocationCache
 from .signer import SignatureLevel, TrustServices, parse_signature_level
 from .timestamps import DEFAULT_TSA_TIMEOUT, dev_timestamper, http_timestamper, is_dev_tsa_url
 
-__all__ = ["agency_signature_level", "trust_services"]
+__all__ = ["issuer_signature_level", "trust_services"]
 
 _cache: dict[tuple, TrustServices] = {}
 _lock = threading.Lock()
 
 
-def agency_signature_level(config: Mapping, agency: str) -> SignatureLevel:
-    """``SIGNATURE_LEVEL_<AGENCY>`` (e.g. ``SIGNATURE_LEVEL_DLT``) if set, else ``SIGNATURE_LEVEL``.
+def issuer_signature_level(settings: Mapping) -> SignatureLevel:
+    """The level an agency signs at: its issuer's ``signature_level`` setting.
 
-    Raises ``ValueError`` for a level that does not exist (a configuration mistake).
+    The issuer's settings hold it checked (``IssuerSettings``, at start-up), from, most specific
+    first, ``ISSUER_SETTINGS``, ``ISSUER_<ID>_SIGNATURE_LEVEL``, ``SIGNATURE_LEVEL_<ID>``,
+    ``SIGNATURE_LEVEL`` or the standard default (B-B): one parse, one default.
     """
-    key = "SIGNATURE_LEVEL_" + agency.upper().replace("-", "_")
-    return parse_signature_level(config.get(key) or config.get("SIGNATURE_LEVEL") or SignatureLevel.B_B)
+    return parse_signature_level(settings["signature_level"])
 
 
 def trust_services(config: Mapping, trust_roots: Sequence[x509.Certificate]) -> TrustServices | None:

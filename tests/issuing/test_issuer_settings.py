@@ -97,13 +97,13 @@ def test_a_required_setting_must_be_given(tmp_path, pki_dir, monkeypatch):
 
 
 def test_the_issuer_signature_level_is_signature_level_of_the_agency(tmp_path, pki_dir):
-    from portal.signing.services import agency_signature_level
+    from portal.signing.services import issuer_signature_level
 
     app = _app(tmp_path, pki_dir, SIGNATURE_LEVEL_DLT="B-T", TSA_URL="http://tsa.example")
     assert app.extensions["tra.issuers"].get("dlt").settings["signature_level"] == "B-T"
     app = _app(tmp_path, pki_dir, ISSUER_SETTINGS={"dlt": {"signature_level": "b-lt"}}, TSA_URL="http://t")
     assert app.extensions["tra.issuers"].get("dlt").settings["signature_level"] == "B-LT"
-    assert agency_signature_level(app.config, "dlt").value == "B-LT"  # what signing uses
+    assert issuer_signature_level(app.extensions["tra.issuers"].get("dlt").settings).value == "B-LT"
     with pytest.raises(RuntimeError, match="needs a time-stamping authority"):
         _app(tmp_path, pki_dir, ISSUER_ENV={"ISSUER_DLT_SIGNATURE_LEVEL": "B-T"}, TSA_URL=None)
 

@@ -43,6 +43,7 @@ from portal.signing.signer import (
     sign_pdf,
 )
 from portal.signing.timestamps import http_timestamper
+from tests.issuer_settings import change_issuer_settings
 from tests.pki.plugin import CertomancerPki, PkiServer, closed_port_url
 
 LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
@@ -318,7 +319,7 @@ def test_issuance_signs_at_the_agency_level_and_records_it(
 
     assert issue().certificate.signature_level == "B-B"  # the development/test default
 
-    monkeypatch.setitem(app.config, "SIGNATURE_LEVEL_DLT", "B-T")
+    change_issuer_settings(monkeypatch, app, "dlt", signature_level="B-T")
     monkeypatch.setitem(app.config, "TSA_URL", pki.tsa_url)
     certificate = issue().certificate
     assert certificate.signature_level == "B-T"
