@@ -29,6 +29,7 @@ __all__ = [
     "job_state",
     "queue",
     "queue_answers",
+    "queue_length",
     "redis_connection",
     "resolve_task",
 ]
@@ -56,6 +57,13 @@ def queue(base: str):
     from rq import Queue
 
     return Queue(queue_name(base), connection=redis_connection())
+
+
+def queue_length(name: str, connection: Redis) -> int:
+    """Jobs waiting in the queue called ``name`` in Redis (any thread: no app context needed)."""
+    from rq import Queue
+
+    return Queue(name, connection=connection).count
 
 
 def queue_answers() -> bool:
