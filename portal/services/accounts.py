@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from portal import clock
-from portal.auth.providers import Provider
+from portal.auth import Provider
 from portal.errors import BadInput
 from portal.extensions import db
 from portal.issuing import NATIONALITY, PASSPORT_NUMBER
