@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select
 
 from portal import clock
-from portal.auth import Provider
 from portal.errors import BadInput
 from portal.extensions import db
 from portal.issuing import NATIONALITY, PASSPORT_NUMBER
@@ -22,6 +21,7 @@ from portal.services.audit import record_audit
 
 __all__ = [
     "ClaimsError",
+    "LoginProvider",
     "end_session",
     "log_in",
     "map_claims",
@@ -39,18 +39,30 @@ _MAX_LENGTH = {"name_th": 200, "name_en": 200, "email": 320, "juristic_name": 30
 _TOUCH_EVERY = timedelta(seconds=60)
 
 
+class LoginProvider(Protocol):
+    """What a login needs to know of the identity provider it came through (``portal.auth.Provider``
+    is one; services import nothing of ``portal.auth``)."""
+
+    #: Short name stored with identities and sessions.
+    name: str
+    #: ``citizen``, ``business``, ``investor`` or ``officer``.
+    audience: str
+    #: Portal field → claim name.
+    claims: Mapping[str, str]
+
+
 class ClaimsError(BadInput):
     """The provider's claims cannot be used; nothing was stored."""
 
     type = "bad-claims"
 
 
-def missing_claims(provider: Provider, claims: Mapping[str, Any]) -> list[str]:
+def missing_claims(provider: LoginProvider, claims: Mapping[str, Any]) -> list[str]:
     """Claim names the provider's mapping asks for that ``claims`` lacks (ask userinfo for them)."""
     return [claim for claim in provider.claims.values() if claims.get(claim) in (None, "")]
 
 
-def map_claims(provider: Provider, claims: Mapping[str, Any]) -> dict[str, str]:
+def map_claims(provider: LoginProvider, claims: Mapping[str, Any]) -> dict[str, str]:
     """The portal fields from ``claims`` through the provider's mapping, checked and normalised.
 
     Raises :class:`ClaimsError` for a value of the wrong shape, or when the provider's audience
@@ -95,7 +107,7 @@ def _checked(portal_field: str, value: str) -> str:
     return value
 
 
-def log_in(*, provider: Provider, claims: Mapping[str, Any], id_token: str | None) -> User:
+def log_in(*, provider: LoginProvider, claims: Mapping[str, Any], id_token: str | None) -> User:
     """Find or create the person behind ``provider``'s ``sub``, store what the mapping allows,
     open a server-side session (``user.login_session``), and commit. Nothing is stored when a
     claim is bad.
@@ -110,7 +122,7 @@ def log_in(*, provider: Provider, claims: Mapping[str, Any], id_token: str | Non
         raise
 
 
-def _log_in(*, provider: Provider, claims: Mapping[str, Any], id_token: str | None) -> User:
+def _log_in(*, provider: LoginProvider, claims: Mapping[str, Any], id_token: str | None) -> User:
     subject = claims.get("sub")
     if not subject or not isinstance(subject, str):
         raise ClaimsError(_("The identity provider did not say who you are."))
