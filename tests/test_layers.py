@@ -86,8 +86,14 @@ def jobs_import_no_service(module: str, source: str) -> list[str]:
 
 
 def signing_only_in_signing(module: str, source: str) -> list[str]:
-    """Only portal/signing imports pyHanko's signer side or signs with ``cryptography``."""
-    return [str(i) for i in imports(source, module) if i.reaches(PYHANKO_SIGNER_SIDE + CRYPTOGRAPHY_SIGNING)]
+    """Only portal/signing imports pyHanko's signer side or ``cryptography``'s private-key API, or
+    calls a key's ``sign`` / ``sign_raw``."""
+    found = [str(i) for i in imports(source, module) if i.reaches(PYHANKO_SIGNER_SIDE + CRYPTOGRAPHY_SIGNING)]
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            if node.func.attr in ("sign", "sign_raw"):
+                found.append(f"line {node.lineno}: .{node.func.attr}(…)")
+    return found
 
 
 def views_hold_no_queries(module: str, source: str) -> list[str]:
@@ -174,7 +180,8 @@ RULES = (
         lambda m: _under("portal", "issuers")(m) and not _under("portal.signing")(m),
         broken=(
             "portal.services.keys.adding",
-            "from cryptography.hazmat.primitives.asymmetric import ec\nfrom pyhanko.sign import signers\n",
+            "from cryptography.hazmat.primitives.asymmetric import ec\nfrom pyhanko.sign import signers\n"
+            "signature = identity.signer.sign_raw(b'probe', 'sha256')\n",
         ),
         kept=("portal.rendering.pdf", "from pyhanko.pdf_utils.reader import PdfFileReader\n"),
     ),
