@@ -21,7 +21,7 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from portal.devidp.people import SAMPLE_PEOPLE
-from portal.rendering.dates import pid_is_valid
+from portal.issuing.thai import pid_is_valid
 from tests import oidc_ops
 from tests.helpers import form_with
 from tests.oidc_ops import (

@@ -42,7 +42,7 @@ from portal.issuing import (
     Subject,
 )
 from portal.issuing.http import registry_client
-from portal.rendering.dates import BE_OFFSET
+from portal.issuing.thai import BE_OFFSET
 
 HOUSE_REGISTRATION = DocumentType(
     id="house-registration",
