@@ -16,7 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, ClassVar
 
-from issuers.amounts import english_baht_text, thai_baht_text
+from issuers.amounts import capital_texts
 from issuers.company import CompanyIssuer, requester_content
 from issuers.juristic import PersonEntry, iso_date, parse_people, required_text, text_pairs, whole_number
 from issuers.sample_people import COMPANY_A, COMPANY_C, SCHMIDT, YAMADA, asked_by
@@ -151,7 +151,6 @@ class BoiIssuer(CompanyIssuer):
 
     def content(self, document_type: DocumentType, record: Record, document: DocumentInfo) -> dict[str, Any]:
         data = record.data
-        capital = int(data["registered_capital_baht"])
 
         def pairs(key: str) -> list[dict[str, str]]:
             return [{"th": th, "en": en} for th, en in data[key]]
@@ -172,9 +171,7 @@ class BoiIssuer(CompanyIssuer):
                 "incentive_group": data["incentive_group"],
                 "location_th": data["location_th"],
                 "location_en": data["location_en"],
-                "capital_figures": f"{capital:,}",
-                "capital_words_th": thai_baht_text(capital),
-                "capital_words_en": english_baht_text(capital),
+                **capital_texts(int(data["registered_capital_baht"])),
                 "foreign_share_percent": int(data["foreign_share_percent"]),
             },
             "products": pairs("products"),

@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, ClassVar
 
-from issuers.amounts import english_baht_text, thai_baht_text
+from issuers.amounts import capital_texts
 from issuers.company import CompanyIssuer, requester_content
 from issuers.juristic import PersonEntry, iso_date, parse_people, required_text, text_pairs, whole_number
 from issuers.sample_people import COMPANY_A, COMPANY_B, SOMCHAI, WICHAI, asked_by
@@ -158,7 +158,6 @@ class DbdIssuer(CompanyIssuer):
 
     def content(self, document_type: DocumentType, record: Record, document: DocumentInfo) -> dict[str, Any]:
         data = record.data
-        capital = int(data["registered_capital_baht"])
         status_th, status_en = STATUSES[data["status"]]
         return {
             "company": {
@@ -168,9 +167,7 @@ class DbdIssuer(CompanyIssuer):
                 "type_th": data["type_th"],
                 "type_en": data["type_en"],
                 "registered_on": date.fromisoformat(data["registered_on"]),
-                "capital_figures": f"{capital:,}",
-                "capital_words_th": thai_baht_text(capital),
-                "capital_words_en": english_baht_text(capital),
+                **capital_texts(int(data["registered_capital_baht"])),
                 "address_th": data["address_th"],
                 "address_en": data["address_en"],
                 "signing_authority_th": data["signing_authority_th"],
