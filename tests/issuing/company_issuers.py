@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import io
 import os
-import threading
 from datetime import datetime
 from pathlib import Path
 
 from pyhanko.pdf_utils.reader import PdfFileReader
-from werkzeug.serving import make_server
 
 from portal import clock
 from portal.issuing import DocumentInfo, Issuer, Record, Requester, Subject
@@ -30,19 +28,6 @@ COMPANY_C = "0105561234560"
 UNKNOWN_COMPANY = "0105599000011"
 
 ISSUED_AT = datetime(2026, 6, 1, 10, 30, tzinfo=clock.BANGKOK)
-
-
-class LoopbackServer:
-    """A WSGI app on its own loopback port, in a daemon thread."""
-
-    def __init__(self, wsgi_app) -> None:
-        self._server = make_server("127.0.0.1", 0, wsgi_app, threaded=True)
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
 
 def build_issuer(cls: type[Issuer], registry_url: str) -> Issuer:

@@ -24,9 +24,9 @@ from portal.jobs.worker import build_worker
 from portal.logs import bind_request_id
 from portal.models import AuditEvent, Certificate, DocumentRequest, RequestStatus, User
 from portal.services import issuance
-from tests.conftest import _serve, free_port
 from tests.helpers import form_with, login_via_dev_idp
 from tests.jobs.conftest import REDIS_URL, kill_tree, wait_for
+from tests.loopback import LoopbackServer, free_port
 
 SOMCHAI = "1101700123456"  # has licences in the sample registry
 WICHAI = "5709900124574"  # has none
@@ -324,7 +324,7 @@ def test_redis_unreachable_pauses_requests_but_verification_and_download_work(jo
             "RQ_QUEUE_PREFIX": jobs_env.prefix,
         },
     )
-    server = _serve(paused, port)
+    server = LoopbackServer(paused, port)
     try:
         base = f"http://127.0.0.1:{port}"
         browser = requests.Session()
@@ -368,7 +368,7 @@ def test_redis_unreachable_pauses_requests_but_verification_and_download_work(jo
         pdf = browser.get(f"{base}/my/documents/{certificate_id}.pdf", timeout=10)
         assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     finally:
-        server.shutdown()
+        server.close()
         with paused.app_context():
             db.engine.dispose()
 
