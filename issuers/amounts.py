@@ -3,7 +3,7 @@ and words", so that a figure cannot be altered unnoticed)."""
 
 from __future__ import annotations
 
-__all__ = ["english_baht_text", "thai_baht_text"]
+__all__ = ["capital_texts", "english_baht_text", "thai_baht_text"]
 
 _THAI_DIGITS = ("", "หนึ่ง", "สอง", "สาม", "สี่", "ห้า", "หก", "เจ็ด", "แปด", "เก้า")
 _THAI_PLACES = ("", "สิบ", "ร้อย", "พัน", "หมื่น", "แสน")
@@ -81,3 +81,13 @@ def english_baht_text(amount: int) -> str:
     if amount < 0:
         raise ValueError("an amount of baht is 0 or more")
     return f"{_english_number(amount)} baht"
+
+
+def capital_texts(baht: int) -> dict[str, str]:
+    """A company's registered capital as its documents print it: in figures (``5,000,000``) and
+    in words in both languages (``capital_figures``, ``capital_words_th``, ``capital_words_en``)."""
+    return {
+        "capital_figures": f"{baht:,}",
+        "capital_words_th": thai_baht_text(baht),
+        "capital_words_en": english_baht_text(baht),
+    }

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from portal.clock import BANGKOK
 from portal.issuing import (
     NATIONALITY,
     PASSPORT_NUMBER,
@@ -28,7 +27,7 @@ from portal.issuing import (
     passport_identifier,
 )
 from portal.issuing.http import RegistryClient
-from portal.rendering import english_date_short, pid_is_valid, thai_date
+from portal.issuing.thai import BANGKOK, english_date_short, pid_is_valid, thai_date
 
 __all__ = [
     "ROLES",

@@ -10,7 +10,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from portal.rendering.dates import pid_is_valid
+from portal.issuing.thai import pid_is_valid
 
 portal_cli = AppGroup("portal", help="Tra operator commands.")
 

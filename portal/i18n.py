@@ -1,11 +1,23 @@
-"""Thai first, English second: the locale comes from the person's choice (a cookie), else Thai."""
+"""Thai first, English second: the locale comes from the person's choice (a cookie), else Thai.
+
+Pages choose between a Thai and an English value with one helper each, never with an
+``if lang == "th" else`` per line: ``pick(th, en)``, ``obj|localized("title")`` (``title_th`` or
+``title_en``), and the dates ``value|local_date`` (Thai B.E. date, or English with the B.E. year)
+and ``value|local_date_short`` (Thai B.E. date, or English without it).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from flask import Flask, current_app, g, has_request_context, request
 from flask_babel import get_locale
+from jinja2 import pass_context
+from jinja2.runtime import Context
 
 from portal.extensions import babel
+from portal.issuing.thai import english_date, english_date_short, thai_date
 
 LANG_COOKIE = "tra_lang"
 
@@ -30,8 +42,42 @@ def current_language() -> str:
     return g.lang
 
 
+def _is_thai(context: Context) -> bool:
+    """The page's language: its ``lang`` (what ``if lang == "th"`` read), else the request's."""
+    return (context.get("lang") or current_language()) == "th"
+
+
+@pass_context
+def pick(context: Context, th: Any, en: Any) -> Any:
+    """``th`` on a Thai page, ``en`` on an English one."""
+    return th if _is_thai(context) else en
+
+
+@pass_context
+def localized(context: Context, obj: Any, name: str) -> Any:
+    """``obj.<name>_th`` or ``obj.<name>_en`` (a mapping's item of that key) for the page's language."""
+    key = f"{name}_th" if _is_thai(context) else f"{name}_en"
+    return obj[key] if isinstance(obj, Mapping) else getattr(obj, key)
+
+
+@pass_context
+def local_date(context: Context, value: Any) -> str:
+    """``31 มกราคม 2563`` on a Thai page, ``31 January 2020 (B.E. 2563)`` on an English one."""
+    return thai_date(value) if _is_thai(context) else english_date(value)
+
+
+@pass_context
+def local_date_short(context: Context, value: Any) -> str:
+    """``31 มกราคม 2563`` on a Thai page, ``31 January 2020`` on an English one."""
+    return thai_date(value) if _is_thai(context) else english_date_short(value)
+
+
 def init_i18n(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
+    app.jinja_env.globals["pick"] = pick
+    app.jinja_env.filters.update(
+        {"localized": localized, "local_date": local_date, "local_date_short": local_date_short}
+    )
 
     @app.context_processor
     def _lang():

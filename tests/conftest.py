@@ -4,8 +4,6 @@ a live portal over HTTP. PostgreSQL is used whenever it is reachable (always on 
 from __future__ import annotations
 
 import os
-import socket
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,9 +14,9 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import scoped_session, sessionmaker
-from werkzeug.serving import make_server
 
 from portal import create_app
+from tests.loopback import LoopbackServer, free_port
 
 pytest_plugins = [
     "tests.oidc_ops",  # the real test OpenID Providers: test_ops, portal_port, helpers
@@ -67,17 +65,19 @@ def _migrate(app) -> None:
         upgrade()
 
 
-def _serve(wsgi_app, port: int = 0):
-    server = make_server("127.0.0.1", port, wsgi_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    return server
+@pytest.fixture
+def serve() -> Iterator[Callable[..., str]]:
+    """``serve(wsgi_app) -> url``: the app on its own loopback port, for this test
+    (keywords as :class:`~tests.loopback.LoopbackServer`)."""
+    servers: list[LoopbackServer] = []
 
+    def start(wsgi_app, **options) -> str:
+        servers.append(LoopbackServer(wsgi_app, **options))
+        return servers[-1].url
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    yield start
+    for server in servers:
+        server.close()
 
 
 @pytest.fixture(scope="session")
@@ -85,9 +85,8 @@ def registry_url() -> Iterator[str]:
     """The sample DLT registry, as its own HTTP server on loopback."""
     from issuers.dlt.sample_registry import create_registry_app
 
-    server = _serve(create_registry_app())
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with LoopbackServer(create_registry_app()) as server:
+        yield server.url
 
 
 @pytest.fixture(scope="session")
@@ -213,11 +212,8 @@ def served_portal(
     with migrated_portal(
         tmp, label, registry_url, pki_dir, PUBLIC_BASE_URL=base_url, **overrides
     ) as application:
-        server = _serve(application, port)
-        try:
+        with LoopbackServer(application, port):
             yield LiveServer(base_url, application)
-        finally:
-            server.shutdown()
 
 
 @pytest.fixture(scope="session")

@@ -251,17 +251,7 @@ def violations(rule: Rule) -> dict[str, list[str]]:
     return found
 
 
-def _marks(rule: Rule):
-    if rule.check is issuers_import_only_the_contract:
-        return [
-            pytest.mark.xfail(
-                strict=True, reason="issuers still import portal.rendering/clock: fixed on branch copies"
-            )
-        ]
-    return []
-
-
-@pytest.mark.parametrize("rule", [pytest.param(r, id=r.name, marks=_marks(r)) for r in RULES])
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.name)
 def test_the_source_tree_keeps_the_rule(rule: Rule) -> None:
     assert sum(rule.applies(m) for m, _, _ in source_modules()) > 0, "the rule applies to no module"
     assert violations(rule) == {}, rule.check.__doc__

@@ -8,7 +8,6 @@ import base64
 import hashlib
 import json
 import secrets
-import threading
 import time
 import tomllib
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
@@ -17,13 +16,13 @@ import pytest
 import requests
 from joserfc import jwt
 from joserfc.jwk import KeySet
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from portal.devidp.people import SAMPLE_PEOPLE
-from portal.rendering.dates import pid_is_valid
+from portal.issuing.thai import pid_is_valid
 from tests import oidc_ops
 from tests.helpers import form_with
+from tests.loopback import LoopbackServer
 from tests.oidc_ops import (
     CLAIMS,
     PROVIDER_NAMES,
@@ -258,8 +257,7 @@ class _FakePortal:
         self.ops = {PROVIDER_NAMES[kind]: op for kind, op in ops.items()}
         self.pending: dict[str, tuple] = {}
         self.logins: list[dict] = []
-        self.server = make_server("127.0.0.1", 0, self.wsgi, threaded=True)
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+        self.server = LoopbackServer(self.wsgi)
 
     def wsgi(self, environ, start_response):
         request = Request(environ)
@@ -285,7 +283,7 @@ class _FakePortal:
 
     def session(self) -> requests.Session:
         session = requests.Session()
-        session.mount(PORTAL, _Forward(PORTAL, f"http://127.0.0.1:{self.server.server_port}"))
+        session.mount(PORTAL, _Forward(PORTAL, self.server.url))
         return session
 
 
@@ -308,7 +306,7 @@ class _Forward(requests.adapters.HTTPAdapter):
 def fake_portal(test_ops):
     portal = _FakePortal(test_ops)
     yield portal
-    portal.server.shutdown()
+    portal.server.close()
 
 
 @pytest.mark.parametrize(

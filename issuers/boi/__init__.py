@@ -11,38 +11,23 @@ so the document puts English first and Thai second.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any, ClassVar
 
-from issuers.amounts import english_baht_text, thai_baht_text
-from issuers.juristic import (
-    ROLES,
-    checked_at_texts,
-    dedupe,
-    entitled_requester,
-    fetch_company_record,
-    iso_date,
-    parse_people,
-    registry_mandates,
-    required_text,
-    text_pairs,
-    whole_number,
-)
-from portal import clock
+from issuers.amounts import capital_texts
+from issuers.company import CompanyIssuer, requester_content
+from issuers.juristic import PersonEntry, iso_date, parse_people, required_text, text_pairs, whole_number
+from issuers.sample_people import COMPANY_A, COMPANY_C, SCHMIDT, YAMADA, asked_by
 from portal.issuing import (
     ConsentText,
     DocumentInfo,
     DocumentType,
-    Issuer,
-    Mandate,
     Record,
     RegistryRejected,
-    Requester,
     SampleCase,
-    Subject,
 )
-from portal.issuing.http import registry_client
 
 LABEL = "BOI"
 
@@ -95,7 +80,7 @@ SIGNATORY = {
 }
 
 
-class BoiIssuer(Issuer):
+class BoiIssuer(CompanyIssuer):
     """Reads promotion records from the BOI register over HTTP, and vouches for investor mandates."""
 
     id: ClassVar[str] = "boi"
@@ -108,75 +93,29 @@ class BoiIssuer(Issuer):
     document_types: ClassVar[tuple[DocumentType, ...]] = (PROMOTION_CERTIFICATE,)
     template_folder: ClassVar[Path] = Path(__file__).with_name("templates")
     provides_mandates: ClassVar[tuple[str, ...]] = ("investor",)
-
-    @classmethod
-    def sample_registry(cls):
-        from issuers.boi.sample_registry import create_registry_app
-
-        return create_registry_app()
+    sample_registry_factory: ClassVar[str] = "issuers.boi.sample_registry:create_registry_app"
+    company_path: ClassVar[str] = "/promotions/{juristic_id}"
+    document_name: ClassVar[str] = "a promotion certificate"
+    record_name: ClassVar[str] = "a promotion record"
+    no_record: ClassVar[str] = "the BOI has no promotion certificate for this company"
+    mandates_path: ClassVar[str] = "/people/{identifier}/companies"
+    mandates_key: ClassVar[str] = "companies"
 
     @classmethod
     def sample_cases(cls) -> tuple[SampleCase, ...]:
-        yamada = Requester(passport_number="TK1234567", nationality="JPN", name_en="Mr. Taro Yamada")
-        schmidt = Requester(passport_number="C01X00T47", nationality="DEU", name_en="Ms. Anna Schmidt")
-        company_a = Subject(
-            juristic_id="0105556012341",
-            name_th="บริษัท ตราทดสอบ จำกัด",
-            name_en="Tra Test Company Limited",
-            requester=yamada,
-        )
-        company_c = Subject(
-            juristic_id="0105561234560",
-            name_th="บริษัท เอ็กแซมเปิล พรีซิชั่น (ประเทศไทย) จำกัด",
-            name_en="Example Precision (Thailand) Co., Ltd.",
-            requester=schmidt,
-        )
-        return (SampleCase(PROMOTION_CERTIFICATE.id, subject=company_a, other=company_c),)
-
-    def _client(self):
-        return registry_client(self.id, self.settings, label=LABEL)
-
-    def mandates_for(self, requester: Requester) -> tuple[Mandate, ...]:
-        """The promoted companies whose BOI record lists ``requester`` as authorised representative."""
-        return registry_mandates(
-            self._client(),
-            requester,
-            path="/people/{identifier}/companies",
-            key="companies",
-            source=self.id,
-            label=LABEL,
+        return (
+            SampleCase(
+                PROMOTION_CERTIFICATE.id,
+                subject=asked_by(COMPANY_A, YAMADA),
+                other=asked_by(COMPANY_C, SCHMIDT),
+            ),
         )
 
-    def fetch_record(self, document_type: DocumentType, subject: Subject) -> Record:
-        checked_at = clock.now()
-        body = fetch_company_record(
-            self._client(),
-            subject,
-            document="a promotion certificate",
-            path="/promotions/{juristic_id}",
-            what="a promotion record",
-            not_found="the BOI has no promotion certificate for this company",
-            label=LABEL,
-        )
-        promotion = self._promotion(body)
-        representatives = parse_people(
-            body.get("representatives"), role="authorised_representative", label=LABEL
-        )
-        entitled = entitled_requester(subject.requester, representatives, company_label="BOI register")
-        return Record(
-            reference=required_text(body, "record_id", LABEL),
-            holder_name_th=promotion["name_th"],
-            holder_name_en=promotion["name_en"],
-            data={
-                **promotion,
-                "requester": entitled.as_data(),
-                "checked_at": checked_at.isoformat(),
-            },
-            named_people=dedupe([p.identifier for p in representatives]),
-        )
+    def people(self, body: Mapping[str, Any]) -> list[PersonEntry]:
+        """The authorised representatives (at least one list, possibly empty)."""
+        return parse_people(body.get("representatives"), role="authorised_representative", label=LABEL)
 
-    @staticmethod
-    def _promotion(body: dict[str, Any]) -> dict[str, Any]:
+    def particulars(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """The certificate's particulars, each checked; RegistryRejected for anything unusable."""
         if body.get("incentive_group") not in INCENTIVE_GROUPS:
             raise RegistryRejected("BOI registry sent a record with an unknown incentive group")
@@ -210,20 +149,8 @@ class BoiIssuer(Issuer):
             },
         }
 
-    def build_content(
-        self, document_type: DocumentType, record: Record, document: DocumentInfo
-    ) -> dict[str, Any]:
-        try:
-            return self._content(record)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise RegistryRejected("BOI registry sent a record we cannot use") from exc
-
-    def _content(self, record: Record) -> dict[str, Any]:
+    def content(self, document_type: DocumentType, record: Record, document: DocumentInfo) -> dict[str, Any]:
         data = record.data
-        capital = int(data["registered_capital_baht"])
-        requester = dict(data["requester"])
-        requester["role_th"], requester["role_en"] = ROLES[requester["role"]]
-        checked = checked_at_texts(datetime.fromisoformat(data["checked_at"]))
 
         def pairs(key: str) -> list[dict[str, str]]:
             return [{"th": th, "en": en} for th, en in data[key]]
@@ -244,14 +171,12 @@ class BoiIssuer(Issuer):
                 "incentive_group": data["incentive_group"],
                 "location_th": data["location_th"],
                 "location_en": data["location_en"],
-                "capital_figures": f"{capital:,}",
-                "capital_words_th": thai_baht_text(capital),
-                "capital_words_en": english_baht_text(capital),
+                **capital_texts(int(data["registered_capital_baht"])),
                 "foreign_share_percent": int(data["foreign_share_percent"]),
             },
             "products": pairs("products"),
             "incentives": pairs("incentives"),
             "conditions": pairs("conditions"),
-            "requester": {**requester, "checked_th": checked["th"], "checked_en": checked["en"]},
+            "requester": requester_content(data),
             "signatory": SIGNATORY,
         }

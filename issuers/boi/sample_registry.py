@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, jsonify
+from flask import Flask
 
-from issuers.sample import not_found, person_identifier, read_json, sample_registry_app
+from issuers.sample import add_companies_of_person, add_lookup, read_json, sample_registry_app
 
 RECORDS_FILE = Path(__file__).with_name("sample_records.json")
 
@@ -25,27 +25,12 @@ def create_registry_app(*, token: str | None = None, records_file: Path = RECORD
     """The sample registry; when ``token`` is set, requests must carry it as a bearer token."""
     promotions = read_json(records_file)
     app = sample_registry_app(__name__, token=token, health=lambda: {"records": len(promotions)})
-
-    @app.get("/promotions/<juristic_id>")
-    def promotion_record(juristic_id: str):
-        record = promotions.get(juristic_id)
-        if record is None:
-            return not_found("no promoted company under this number")
-        return jsonify(juristic_id=juristic_id, **record)
-
-    @app.get("/people/<identifier>/companies")
-    def companies(identifier: str):
-        wanted = identifier.strip().upper()
-        found = [
-            {
-                "juristic_id": juristic_id,
-                "name_th": record["name_th"],
-                "name_en": record["name_en"],
-                "role": "authorised_representative",
-            }
-            for juristic_id, record in promotions.items()
-            if any(person_identifier(entry).upper() == wanted for entry in record.get("representatives", []))
-        ]
-        return jsonify(companies=found)
-
+    add_lookup(app, "/promotions/<juristic_id>", promotions, missing="no promoted company under this number")
+    add_companies_of_person(
+        app,
+        "/people/<identifier>/companies",
+        promotions,
+        lists=(("representatives", "authorised_representative"),),
+        key="companies",
+    )
     return app

@@ -8,38 +8,23 @@ who asked, for which company, under what authority and when the register was che
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any, ClassVar
 
-from issuers.amounts import english_baht_text, thai_baht_text
-from issuers.juristic import (
-    ROLES,
-    checked_at_texts,
-    dedupe,
-    entitled_requester,
-    fetch_company_record,
-    iso_date,
-    parse_people,
-    registry_mandates,
-    required_text,
-    text_pairs,
-    whole_number,
-)
-from portal import clock
+from issuers.amounts import capital_texts
+from issuers.company import CompanyIssuer, requester_content
+from issuers.juristic import PersonEntry, iso_date, parse_people, required_text, text_pairs, whole_number
+from issuers.sample_people import COMPANY_A, COMPANY_B, SOMCHAI, WICHAI, asked_by
 from portal.issuing import (
     ConsentText,
     DocumentInfo,
     DocumentType,
-    Issuer,
-    Mandate,
     Record,
     RegistryRejected,
-    Requester,
     SampleCase,
-    Subject,
 )
-from portal.issuing.http import registry_client
 
 LABEL = "DBD"
 
@@ -99,7 +84,7 @@ SIGNATORY = {
 }
 
 
-class DbdIssuer(Issuer):
+class DbdIssuer(CompanyIssuer):
     """Reads company records from the DBD register over HTTP, and vouches for business mandates."""
 
     id: ClassVar[str] = "dbd"
@@ -112,57 +97,24 @@ class DbdIssuer(Issuer):
     document_types: ClassVar[tuple[DocumentType, ...]] = (COMPANY_AFFIDAVIT,)
     template_folder: ClassVar[Path] = Path(__file__).with_name("templates")
     provides_mandates: ClassVar[tuple[str, ...]] = ("business",)
-
-    @classmethod
-    def sample_registry(cls):
-        from issuers.dbd.sample_registry import create_registry_app
-
-        return create_registry_app()
+    sample_registry_factory: ClassVar[str] = "issuers.dbd.sample_registry:create_registry_app"
+    company_path: ClassVar[str] = "/companies/{juristic_id}"
+    document_name: ClassVar[str] = "a company registration affidavit"
+    record_name: ClassVar[str] = "a company record"
+    no_record: ClassVar[str] = "the DBD has no company registered under this number"
+    mandates_path: ClassVar[str] = "/people/{identifier}/mandates"
+    mandates_key: ClassVar[str] = "mandates"
 
     @classmethod
     def sample_cases(cls) -> tuple[SampleCase, ...]:
-        somchai = Requester(pid="1101700123456", name_th="นายสมชาย ใจดี", name_en="Mr. Somchai Jaidee")
-        wichai = Requester(pid="5709900124574", name_th="นายวิชัย ศรีสุข", name_en="Mr. Wichai Srisuk")
-        company_a = Subject(
-            juristic_id="0105556012341",
-            name_th="บริษัท ตราทดสอบ จำกัด",
-            name_en="Tra Test Company Limited",
-            requester=somchai,
-        )
-        company_b = Subject(
-            juristic_id="0105560098760",
-            name_th="บริษัท สยามตัวอย่าง จำกัด",
-            name_en="Siam Sample Company Limited",
-            requester=wichai,
-        )
-        return (SampleCase(COMPANY_AFFIDAVIT.id, subject=company_a, other=company_b),)
-
-    def _client(self):
-        return registry_client(self.id, self.settings, label=LABEL)
-
-    def mandates_for(self, requester: Requester) -> tuple[Mandate, ...]:
-        """The companies whose DBD record lists ``requester`` as director or representative."""
-        return registry_mandates(
-            self._client(),
-            requester,
-            path="/people/{identifier}/mandates",
-            key="mandates",
-            source=self.id,
-            label=LABEL,
+        return (
+            SampleCase(
+                COMPANY_AFFIDAVIT.id, subject=asked_by(COMPANY_A, SOMCHAI), other=asked_by(COMPANY_B, WICHAI)
+            ),
         )
 
-    def fetch_record(self, document_type: DocumentType, subject: Subject) -> Record:
-        checked_at = clock.now()
-        body = fetch_company_record(
-            self._client(),
-            subject,
-            document="a company registration affidavit",
-            path="/companies/{juristic_id}",
-            what="a company record",
-            not_found="the DBD has no company registered under this number",
-            label=LABEL,
-        )
-        company = self._company(body)
+    def people(self, body: Mapping[str, Any]) -> list[PersonEntry]:
+        """The directors (at least one), then the authorised representatives."""
         directors = parse_people(body.get("directors"), role="director", label=LABEL, with_may_sign=True)
         if not directors:
             raise RegistryRejected("DBD registry sent a company record without directors")
@@ -172,24 +124,13 @@ class DbdIssuer(Issuer):
             label=LABEL,
             required=False,
         )
-        entitled = entitled_requester(
-            subject.requester, [*directors, *representatives], company_label="DBD register"
-        )
-        return Record(
-            reference=required_text(body, "record_id", LABEL),
-            holder_name_th=company["name_th"],
-            holder_name_en=company["name_en"],
-            data={
-                **company,
-                "directors": [d.as_printed() for d in directors],
-                "requester": entitled.as_data(),
-                "checked_at": checked_at.isoformat(),
-            },
-            named_people=dedupe([p.identifier for p in (*directors, *representatives)]),
-        )
+        return [*directors, *representatives]
 
-    @staticmethod
-    def _company(body: dict[str, Any]) -> dict[str, Any]:
+    def printed_people(self, people: list[PersonEntry]) -> dict[str, Any]:
+        """The directors' names (and whether each may sign), printed on the affidavit."""
+        return {"directors": [p.as_printed() for p in people if p.role == "director"]}
+
+    def particulars(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """The company's particulars, each checked; RegistryRejected for anything unusable."""
         status = body.get("status")
         if not isinstance(status, str) or status not in STATUSES:
@@ -215,21 +156,9 @@ class DbdIssuer(Issuer):
             },
         }
 
-    def build_content(
-        self, document_type: DocumentType, record: Record, document: DocumentInfo
-    ) -> dict[str, Any]:
-        try:
-            return self._content(record)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise RegistryRejected("DBD registry sent a record we cannot use") from exc
-
-    def _content(self, record: Record) -> dict[str, Any]:
+    def content(self, document_type: DocumentType, record: Record, document: DocumentInfo) -> dict[str, Any]:
         data = record.data
-        capital = int(data["registered_capital_baht"])
         status_th, status_en = STATUSES[data["status"]]
-        requester = dict(data["requester"])
-        requester["role_th"], requester["role_en"] = ROLES[requester["role"]]
-        checked = checked_at_texts(datetime.fromisoformat(data["checked_at"]))
         return {
             "company": {
                 "name_th": data["name_th"],
@@ -238,9 +167,7 @@ class DbdIssuer(Issuer):
                 "type_th": data["type_th"],
                 "type_en": data["type_en"],
                 "registered_on": date.fromisoformat(data["registered_on"]),
-                "capital_figures": f"{capital:,}",
-                "capital_words_th": thai_baht_text(capital),
-                "capital_words_en": english_baht_text(capital),
+                **capital_texts(int(data["registered_capital_baht"])),
                 "address_th": data["address_th"],
                 "address_en": data["address_en"],
                 "signing_authority_th": data["signing_authority_th"],
@@ -250,6 +177,6 @@ class DbdIssuer(Issuer):
             },
             "directors": [{"name_th": d["name_th"], "name_en": d["name_en"]} for d in data["directors"]],
             "objectives": [{"th": th, "en": en} for th, en in data["objectives"]],
-            "requester": {**requester, "checked_th": checked["th"], "checked_en": checked["en"]},
+            "requester": requester_content(data),
             "signatory": SIGNATORY,
         }

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, jsonify
+from flask import Flask
 
-from issuers.sample import not_found, person_identifier, read_json, sample_registry_app
+from issuers.sample import add_companies_of_person, add_lookup, read_json, sample_registry_app
 
 RECORDS_FILE = Path(__file__).with_name("sample_records.json")
 
@@ -27,29 +27,8 @@ def create_registry_app(*, token: str | None = None, records_file: Path = RECORD
     """The sample registry; when ``token`` is set, requests must carry it as a bearer token."""
     companies = read_json(records_file)
     app = sample_registry_app(__name__, token=token, health=lambda: {"records": len(companies)})
-
-    @app.get("/companies/<juristic_id>")
-    def company_record(juristic_id: str):
-        record = companies.get(juristic_id)
-        if record is None:
-            return not_found("no company registered under this number")
-        return jsonify(juristic_id=juristic_id, **record)
-
-    @app.get("/people/<identifier>/mandates")
-    def mandates(identifier: str):
-        wanted = identifier.strip().upper()
-        found = [
-            {
-                "juristic_id": juristic_id,
-                "name_th": record["name_th"],
-                "name_en": record["name_en"],
-                "role": role,
-            }
-            for juristic_id, record in companies.items()
-            for key, role in PEOPLE_LISTS
-            for entry in record.get(key, [])
-            if person_identifier(entry).upper() == wanted
-        ]
-        return jsonify(mandates=found)
-
+    add_lookup(app, "/companies/<juristic_id>", companies, missing="no company registered under this number")
+    add_companies_of_person(
+        app, "/people/<identifier>/mandates", companies, lists=PEOPLE_LISTS, key="mandates"
+    )
     return app

@@ -7,18 +7,17 @@ from datetime import date
 from pathlib import Path
 from typing import Any, ClassVar
 
+from issuers.sample_people import COMPANY_A, COMPANY_B, SOMCHAI, SOMYING, WICHAI, asked_by
 from portal.issuing import (
     ConsentText,
     DocumentInfo,
     DocumentType,
-    Issuer,
     Record,
     RegistryRejected,
-    Requester,
     SampleCase,
     Subject,
 )
-from portal.issuing.http import registry_client
+from portal.issuing.registry_issuer import RegistryIssuer
 
 from .vehicles import COMPANY_VEHICLE_REGISTRATION, VEHICLE_REGISTRATION, vehicle_content, vehicle_record
 
@@ -77,7 +76,7 @@ SIGNATORY = {
 }
 
 
-class DltIssuer(Issuer):
+class DltIssuer(RegistryIssuer):
     """Reads licence records from the DLT registry over HTTP."""
 
     id: ClassVar[str] = "dlt"
@@ -94,44 +93,27 @@ class DltIssuer(Issuer):
         COMPANY_VEHICLE_REGISTRATION,
     )
     template_folder: ClassVar[Path] = Path(__file__).with_name("templates")
-
-    @classmethod
-    def sample_registry(cls):
-        from issuers.dlt.sample_registry import create_registry_app
-
-        return create_registry_app()
+    sample_registry_factory: ClassVar[str] = "issuers.dlt.sample_registry:create_registry_app"
 
     @classmethod
     def sample_cases(cls) -> tuple[SampleCase, ...]:
-        somchai = Subject(pid="1101700123456", name_th="นายสมชาย ใจดี", name_en="Mr. Somchai Jaidee")
-        somying = Subject(pid="3100500678905", name_th="นางสาวสมหญิง รักไทย", name_en="Ms. Somying Rakthai")
-        company_a = Subject(
-            juristic_id="0105556012341",
-            name_th="บริษัท ตราทดสอบ จำกัด",
-            name_en="Tra Test Company Limited",
-            requester=Requester(pid=somchai.pid, name_th=somchai.name_th, name_en=somchai.name_en),
-        )
-        company_b = Subject(
-            juristic_id="0105560098760",
-            name_th="บริษัท สยามตัวอย่าง จำกัด",
-            name_en="Siam Sample Company Limited",
-            requester=Requester(pid="5709900124574", name_th="นายวิชัย ศรีสุข", name_en="Mr. Wichai Srisuk"),
-        )
         return (
-            SampleCase(DRIVING_LICENCE.id, subject=somchai, other=somying),
-            SampleCase(VEHICLE_REGISTRATION.id, subject=somchai, other=somying),
-            SampleCase(COMPANY_VEHICLE_REGISTRATION.id, subject=company_a, other=company_b),
+            SampleCase(DRIVING_LICENCE.id, subject=SOMCHAI, other=SOMYING),
+            SampleCase(VEHICLE_REGISTRATION.id, subject=SOMCHAI, other=SOMYING),
+            SampleCase(
+                COMPANY_VEHICLE_REGISTRATION.id,
+                subject=asked_by(COMPANY_A, SOMCHAI),
+                other=asked_by(COMPANY_B, WICHAI),
+            ),
         )
 
     def fetch_record(self, document_type: DocumentType, subject: Subject) -> Record:
         if document_type.id in VEHICLE_TYPE_IDS:
             return self._fetch_vehicles(subject)
-        # The shared client does timeouts, retries, the breaker, credentials and the error
-        # mapping; settings are read on each call, so a changed registry address applies at once.
-        body = registry_client(self.id, self.settings, label="DLT").get_json(
+        body = self.read_registry(
             "/licences/{pid}",
             {"pid": subject.pid},
-            not_found_message="the DLT has no driving-licence record for this person",
+            not_found="the DLT has no driving-licence record for this person",
         )
         try:
             if body["pid"] != subject.pid:
@@ -152,26 +134,17 @@ class DltIssuer(Issuer):
     def _fetch_vehicles(self, subject: Subject) -> Record:
         # A person's vehicles by national ID, a company's by juristic ID: one endpoint. The
         # company's mandate was checked by the portal with the DBD (see issuers/dlt/vehicles.py).
-        body = registry_client(self.id, self.settings, label="DLT").get_json(
+        body = self.read_registry(
             "/vehicles/by-owner/{owner_id}",
             {"owner_id": subject.id},
-            not_found_message="the DLT has no vehicle registered to this owner",
+            not_found="the DLT has no vehicle registered to this owner",
         )
         return vehicle_record(body, subject)
 
-    def build_content(
-        self, document_type: DocumentType, record: Record, document: DocumentInfo
-    ) -> dict[str, Any]:
-        try:
-            if document_type.id in VEHICLE_TYPE_IDS:
-                return vehicle_content(record, document.issued_at.date()) | {"signatory": SIGNATORY}
-            return self._content(record, document)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            # A date that is not a date, a licence that is not an object: refused, not a crash.
-            raise RegistryRejected("DLT registry sent a record we cannot use") from exc
-
-    def _content(self, record: Record, document: DocumentInfo) -> dict[str, Any]:
+    def content(self, document_type: DocumentType, record: Record, document: DocumentInfo) -> dict[str, Any]:
         as_of = document.issued_at.date()
+        if document_type.id in VEHICLE_TYPE_IDS:
+            return vehicle_content(record, as_of) | {"signatory": SIGNATORY}
         licences = []
         for item in record.data["licences"]:
             kind_th, kind_en = LICENCE_KINDS.get(item["kind"], (item["kind"], item["kind"]))

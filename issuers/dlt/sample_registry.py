@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, jsonify
+from flask import Flask
 
-from issuers.sample import not_found, read_json, sample_registry_app
+from issuers.sample import add_lookup, read_json, sample_registry_app
 
 RECORDS_FILE = Path(__file__).with_name("sample_records.json")
 #: Vehicles by registered owner (a citizen's ID or a company's juristic ID).
@@ -27,22 +27,16 @@ def create_registry_app(
         __name__, token=token, health=lambda: {"records": len(records), "vehicle_owners": len(vehicles)}
     )
 
-    @app.get("/licences/<pid>")
-    def licence_record(pid: str):
-        record = records.get(pid)
-        if record is None:
-            return not_found("no licence record for this person")
-        return jsonify(pid=pid, **record)
-
-    @app.get("/vehicles/by-owner/<owner_id>")
-    def vehicles_of_owner(owner_id: str):
-        record = vehicles.get(owner_id)
-        if record is None:
-            return not_found("no vehicle is registered to this owner")
-        return jsonify(
-            record_id=record["record_id"],
-            owner={"id": owner_id, **record["owner"]},
-            vehicles=record["vehicles"],
-        )
-
+    add_lookup(app, "/licences/<pid>", records, missing="no licence record for this person")
+    add_lookup(
+        app,
+        "/vehicles/by-owner/<owner_id>",
+        vehicles,
+        missing="no vehicle is registered to this owner",
+        answer=lambda owner_id, record: {
+            "record_id": record["record_id"],
+            "owner": {"id": owner_id, **record["owner"]},
+            "vehicles": record["vehicles"],
+        },
+    )
     return app

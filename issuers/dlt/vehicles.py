@@ -27,7 +27,7 @@ from datetime import date
 from typing import Any
 
 from portal.issuing import ConsentText, DocumentType, Record, RegistryRejected, Subject
-from portal.rendering.dates import format_pid
+from portal.issuing.thai import format_pid
 
 __all__ = [
     "COMPANY_VEHICLE_REGISTRATION",

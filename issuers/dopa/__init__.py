@@ -31,18 +31,18 @@ from datetime import date
 from pathlib import Path
 from typing import Any, ClassVar
 
+from issuers.sample_people import ARUNEE, SOMCHAI
 from portal.issuing import (
     ConsentText,
     DocumentInfo,
     DocumentType,
-    Issuer,
     Record,
     RegistryRejected,
     SampleCase,
     Subject,
 )
-from portal.issuing.http import registry_client
-from portal.rendering.dates import BE_OFFSET
+from portal.issuing.registry_issuer import RegistryIssuer
+from portal.issuing.thai import BE_OFFSET
 
 HOUSE_REGISTRATION = DocumentType(
     id="house-registration",
@@ -130,7 +130,7 @@ def _age_on(birth: date, day: date) -> int:
     return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
 
 
-class DopaIssuer(Issuer):
+class DopaIssuer(RegistryIssuer):
     """Reads house pages from the DOPA civil register over HTTP."""
 
     id: ClassVar[str] = "dopa"
@@ -143,24 +143,18 @@ class DopaIssuer(Issuer):
     number_prefix: ClassVar[str] = "มท"
     document_types: ClassVar[tuple[DocumentType, ...]] = (HOUSE_REGISTRATION,)
     template_folder: ClassVar[Path] = Path(__file__).with_name("templates")
-
-    @classmethod
-    def sample_registry(cls):
-        from issuers.dopa.sample_registry import create_registry_app
-
-        return create_registry_app()
+    sample_registry_factory: ClassVar[str] = "issuers.dopa.sample_registry:create_registry_app"
+    unusable_record: ClassVar[str] = "a house record"
 
     @classmethod
     def sample_cases(cls) -> tuple[SampleCase, ...]:
-        somchai = Subject(pid="1101700123456", name_th="นายสมชาย ใจดี", name_en="Mr. Somchai Jaidee")
-        arunee = Subject(pid="1101400555555", name_th="นางอรุณี แก้วมณี", name_en="Mrs. Arunee Kaewmanee")
-        return (SampleCase(HOUSE_REGISTRATION.id, subject=somchai, other=arunee),)
+        return (SampleCase(HOUSE_REGISTRATION.id, subject=SOMCHAI, other=ARUNEE),)
 
     def fetch_record(self, document_type: DocumentType, subject: Subject) -> Record:
-        body = registry_client(self.id, self.settings, label="DOPA").get_json(
+        body = self.read_registry(
             "/houses/by-resident/{pid}",
             {"pid": subject.pid},
-            not_found_message="the DOPA has no house registration for this person",
+            not_found="the DOPA has no house registration for this person",
         )
         try:
             return self._record(body, subject)
@@ -226,15 +220,7 @@ class DopaIssuer(Issuer):
             named_people=tuple(others),
         )
 
-    def build_content(
-        self, document_type: DocumentType, record: Record, document: DocumentInfo
-    ) -> dict[str, Any]:
-        try:
-            return self._content(record, document)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise RegistryRejected("DOPA registry sent a house record we cannot use") from exc
-
-    def _content(self, record: Record, document: DocumentInfo) -> dict[str, Any]:
+    def content(self, document_type: DocumentType, record: Record, document: DocumentInfo) -> dict[str, Any]:
         resident = dict(record.data["resident"])
         resident["age"] = _age_on(resident["birth_date"], document.issued_at.date())
         members = []

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, jsonify
+from flask import Flask
 
-from issuers.sample import not_found, read_json, sample_registry_app
+from issuers.sample import add_lookup, read_json, sample_registry_app
 
 RECORDS_FILE = Path(__file__).with_name("sample_records.json")
 
@@ -28,11 +28,11 @@ def create_registry_app(*, token: str | None = None, records_file: Path = RECORD
         __name__, token=token, health=lambda: {"houses": len(houses), "residents": len(by_resident)}
     )
 
-    @app.get("/houses/by-resident/<pid>")
-    def house_of_resident(pid: str):
-        house = by_resident.get(pid)
-        if house is None:
-            return not_found("this person is registered in no house")
-        return jsonify(house)
-
+    add_lookup(
+        app,
+        "/houses/by-resident/<pid>",
+        by_resident,
+        missing="this person is registered in no house",
+        answer=lambda pid, house: house,
+    )
     return app

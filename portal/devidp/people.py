@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from portal.rendering.dates import format_pid
+from portal.issuing.thai import format_pid
 
 __all__ = ["SAMPLE_PEOPLE", "SamplePerson", "find_person"]
 

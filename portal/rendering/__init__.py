@@ -1,4 +1,8 @@
-"""Certificate rendering: Thai/English date and ID formatting, QR codes, Jinja filters, HTML → PDF.
+"""Certificate rendering: QR codes, Jinja filters, HTML → PDF.
+
+The Thai/English date and ID formats the filters use are defined in :mod:`portal.issuing.thai`
+(issuers need them too, and import only ``portal.issuing``); they are re-exported here for
+templates' and callers' convenience.
 
 Certificates with data are PDF/A-3b carrying their facts as an embedded ``data.json``
 (:meth:`PdfRenderer.render` with ``data=``; read back with :func:`embedded_data`).
@@ -9,7 +13,8 @@ helpers and :func:`register_filters` are cheap to import anywhere.
 
 from __future__ import annotations
 
-from .dates import english_date, english_date_short, format_pid, pid_is_valid, thai_date
+from portal.issuing.thai import english_date, english_date_short, format_pid, pid_is_valid, thai_date
+
 from .filters import register_filters
 from .pdf import (
     CERTIFICATE_CSS_PATH,

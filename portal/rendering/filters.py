@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import jinja2
 
-from .dates import english_date, english_date_short, format_pid, thai_date
+from portal.issuing.thai import english_date, english_date_short, format_pid, thai_date
+
 from .qr import qr_png_data_uri
 
 __all__ = ["register_filters"]

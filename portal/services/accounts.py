@@ -14,8 +14,8 @@ from portal import clock
 from portal.errors import BadInput
 from portal.extensions import db
 from portal.issuing import NATIONALITY, PASSPORT_NUMBER
+from portal.issuing.thai import pid_is_valid
 from portal.models import Identity, User, UserSession
-from portal.rendering.dates import pid_is_valid
 from portal.services import mandates
 from portal.services.audit import record_audit
 

@@ -17,6 +17,7 @@ from portal import clock
 from portal.errors import BadInput, Forbidden
 from portal.extensions import db
 from portal.issuing import DocumentType, Issuer
+from portal.issuing.thai import BE_OFFSET
 from portal.models import DocumentRequest, RequestStatus, User, utcnow
 from portal.services import mandates as mandate_rules
 from portal.services.audit import record_audit
@@ -58,7 +59,7 @@ def _consent_record(issuer: Issuer, doc_type: DocumentType, *, company: mandate_
 
 
 def _new_reference() -> str:
-    year_be = clock.today_bangkok().year + 543
+    year_be = clock.today_bangkok().year + BE_OFFSET
     return f"TRA-{year_be}-{secrets.token_hex(4).upper()}"
 
 

@@ -13,6 +13,7 @@ from portal import clock
 from portal.errors import NotFound
 from portal.extensions import db
 from portal.issuing import Issuer, IssuingError, NotAuthorised, RegistryUnavailable
+from portal.issuing.thai import BE_OFFSET
 from portal.metrics import observe_issuance_stage
 from portal.models import DocumentRequest, DocumentSequence, RequestStatus
 from portal.services.catalogue import find_document_type
@@ -47,7 +48,7 @@ def _start_attempt(request_id: str, issuer: Issuer) -> DocumentRequest | None:
     The request row is locked, so two runs at once cannot both reserve a number for it.
     Returns None when the request needs no work (already issued).
     """
-    year_be = clock.today_bangkok().year + 543
+    year_be = clock.today_bangkok().year + BE_OFFSET
     for attempt in range(3):
         try:
             request = db.session.execute(

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from portal.rendering.dates import english_date, thai_date
+from portal.issuing.thai import english_date, thai_date
 
 if TYPE_CHECKING:
     from .report import VerificationReport

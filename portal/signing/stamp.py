@@ -54,7 +54,7 @@ from pyhanko.sign.fields import SigFieldSpec
 from pyhanko.stamp import TextStampStyle
 
 from portal.clock import BANGKOK
-from portal.rendering.dates import english_date_short, thai_date
+from portal.issuing.thai import english_date_short, thai_date
 
 __all__ = [
     "STAMP_ANCHOR",

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import _serve, migrated_portal
+from tests.conftest import migrated_portal
+from tests.loopback import LoopbackServer
 
 
 class SwitchableRegistry:
@@ -47,13 +48,13 @@ def registries() -> Iterator[dict[str, SwitchableRegistry]]:
     switches, servers = {}, []
     for agency, factory in (("dbd", dbd), ("boi", boi), ("dopa", dopa)):
         switch = SwitchableRegistry(factory())
-        server = _serve(switch)
-        switch.url = f"http://127.0.0.1:{server.server_port}"
+        server = LoopbackServer(switch)
+        switch.url = server.url
         switches[agency] = switch
         servers.append(server)
     yield switches
     for server in servers:
-        server.shutdown()
+        server.close()
 
 
 @pytest.fixture(autouse=True)

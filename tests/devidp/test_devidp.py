@@ -21,11 +21,11 @@ from flask import Flask, jsonify, request
 from jinja2 import ChoiceLoader, DictLoader
 from joserfc import jwt
 from joserfc.jwk import KeySet
-from werkzeug.serving import make_server
 
 from portal.devidp import EXTENSION_KEY, init_devidp
 from portal.devidp.keys import KEY_FILE_NAME
 from portal.devidp.people import SAMPLE_PEOPLE, find_person
+from tests.loopback import LoopbackServer
 
 REPO = Path(__file__).resolve().parents[2]
 CLIENT_ID = "tra-portal-test"
@@ -612,9 +612,8 @@ def test_state_lives_in_app_extensions(devidp_app):
 @pytest.fixture
 def devidp_live_portal(tmp_path: Path) -> Iterator[str]:
     """The provider plus a minimal relying party in one app, served on a real loopback port."""
-    holder: dict[str, Flask] = {}
-    server = make_server("127.0.0.1", 0, lambda environ, start: holder["app"](environ, start), threaded=True)
-    base_url = f"http://127.0.0.1:{server.server_port}"
+    server = LoopbackServer()  # bound now: the provider must know its URL before it exists
+    base_url = server.url
     app = make_devidp_app(tmp_path, base_url)
 
     oauth = OAuth(app)
@@ -639,14 +638,8 @@ def devidp_live_portal(tmp_path: Path) -> Iterator[str]:
             id_token_claims=dict(token["userinfo"]), userinfo=dict(oauth.devidp.userinfo(token=token))
         )
 
-    holder["app"] = app
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with server.start(app):
         yield base_url
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
 
 
 def test_authlib_relying_party_logs_in_over_http(devidp_live_portal):

@@ -5,44 +5,27 @@ from __future__ import annotations
 
 import io
 import os
-import threading
 from datetime import datetime
 from pathlib import Path
 
 from pyhanko.pdf_utils.reader import PdfFileReader
-from werkzeug.serving import make_server
 
+from issuers import sample_people as sample
 from portal import clock
 from portal.issuing import DocumentInfo, Issuer, Record, Requester, Subject
 from portal.issuing.settings import IssuerSettings, merge_specs
 
-#: The shared sample world (see the issue's world description).
-SOMCHAI = Requester(pid="1101700123456", name_th="นายสมชาย ใจดี", name_en="Mr. Somchai Jaidee")
-ARUNEE = Requester(pid="1101400555555", name_th="นางอรุณี แก้วมณี", name_en="Mrs. Arunee Kaewmanee")
-WICHAI = Requester(pid="5709900124574", name_th="นายวิชัย ศรีสุข", name_en="Mr. Wichai Srisuk")
+#: The shared sample world (issuers/sample_people.py), as people asking for a company's document.
+SOMCHAI, ARUNEE, WICHAI = (sample.requester(p) for p in (sample.SOMCHAI, sample.ARUNEE, sample.WICHAI))
 MALEE = Requester(pid="3101200987652", name_th="นางสาวมาลี ทองดี", name_en="Ms. Malee Thongdee")
-YAMADA = Requester(passport_number="TK1234567", nationality="JPN", name_en="Mr. Taro Yamada")
-SCHMIDT = Requester(passport_number="C01X00T47", nationality="DEU", name_en="Ms. Anna Schmidt")
-COMPANY_A = "0105556012341"
-COMPANY_B = "0105560098760"
-COMPANY_C = "0105561234560"
+YAMADA, SCHMIDT = sample.YAMADA, sample.SCHMIDT
+COMPANY_A, COMPANY_B, COMPANY_C = (
+    c.juristic_id for c in (sample.COMPANY_A, sample.COMPANY_B, sample.COMPANY_C)
+)
 #: A well-formed juristic ID (valid check digit) that no registry knows.
 UNKNOWN_COMPANY = "0105599000011"
 
 ISSUED_AT = datetime(2026, 6, 1, 10, 30, tzinfo=clock.BANGKOK)
-
-
-class LoopbackServer:
-    """A WSGI app on its own loopback port, in a daemon thread."""
-
-    def __init__(self, wsgi_app) -> None:
-        self._server = make_server("127.0.0.1", 0, wsgi_app, threaded=True)
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
 
 def build_issuer(cls: type[Issuer], registry_url: str) -> Issuer:

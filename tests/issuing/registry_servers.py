@@ -17,7 +17,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from werkzeug.serving import make_server
+
+from tests.loopback import LoopbackServer
 
 
 @dataclass(frozen=True)
@@ -38,10 +39,8 @@ class ScriptedRegistry:
         self._lock = threading.Lock()
         #: (raw path, Authorization header) of every request that reached the application.
         self.seen: list[tuple[str, str | None]] = []
-        self._server = make_server("127.0.0.1", 0, self._app, threaded=True, ssl_context=ssl_context)
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
-        scheme = "https" if ssl_context else "http"
-        self.url = f"{scheme}://127.0.0.1:{self._server.server_port}"
+        self._server = LoopbackServer(self._app, ssl_context=ssl_context)
+        self.url = self._server.url
 
     @property
     def count(self) -> int:
@@ -63,8 +62,7 @@ class ScriptedRegistry:
         return [body]
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.close()
 
 
 @dataclass(frozen=True)

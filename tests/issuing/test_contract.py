@@ -16,8 +16,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import threading
-from collections.abc import Iterator
 from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
@@ -25,7 +23,6 @@ from urllib.parse import quote, unquote
 
 import pytest
 from markupsafe import escape
-from werkzeug.serving import make_server
 
 from portal import clock
 from portal.issuing import (
@@ -54,30 +51,6 @@ def _case_id(value) -> str:
 
 by_issuer = pytest.mark.parametrize("cls", ISSUER_CLASSES, ids=_case_id)
 by_case = pytest.mark.parametrize(("cls", "case"), CASES, ids=_case_id)
-
-
-class _Server:
-    def __init__(self, wsgi_app) -> None:
-        self._server = make_server("127.0.0.1", 0, wsgi_app, threaded=True)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
-
-    def close(self) -> None:
-        self._server.shutdown()
-
-
-@pytest.fixture
-def serve() -> Iterator:
-    """``serve(wsgi_app) -> url``: the app on its own loopback port for this test."""
-    servers: list[_Server] = []
-
-    def start(wsgi_app) -> str:
-        servers.append(_Server(wsgi_app))
-        return servers[-1].url
-
-    yield start
-    for server in servers:
-        server.close()
 
 
 def _issuer(cls: type[Issuer], registry_url: str) -> Issuer:

@@ -27,13 +27,13 @@ from tests.issuing.company_issuers import (
     UNKNOWN_COMPANY,
     WICHAI,
     YAMADA,
-    LoopbackServer,
     build_issuer,
     company,
     page_count,
     render_html,
     render_pdf,
 )
+from tests.loopback import LoopbackServer
 
 TYPE = COMPANY_AFFIDAVIT
 

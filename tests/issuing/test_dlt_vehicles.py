@@ -5,12 +5,9 @@ everywhere the document goes, and the requester printed "acting for" the company
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
-from werkzeug.serving import make_server
 
 from issuers.dlt import DltIssuer
 from issuers.dlt.sample_registry import create_registry_app
@@ -25,22 +22,6 @@ COMPANY_A = Subject(
     juristic_id="0105556012341",
     requester=Requester(pid="1101700123456", name_th="นายสมชาย ใจดี", name_en="Mr. Somchai Jaidee"),
 )
-
-
-@pytest.fixture
-def serve() -> Iterator:
-    """``serve(wsgi_app) -> url`` on its own loopback port for this test."""
-    servers = []
-
-    def start(wsgi_app) -> str:
-        server = make_server("127.0.0.1", 0, wsgi_app, threaded=True)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        return f"http://127.0.0.1:{server.server_port}"
-
-    yield start
-    for server in servers:
-        server.shutdown()
 
 
 def _dlt(url: str) -> DltIssuer:

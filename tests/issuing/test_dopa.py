@@ -9,12 +9,9 @@ that does not list the person asking is refused.
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
-from werkzeug.serving import make_server
 
 from issuers.dopa import HOUSE_REGISTRATION, DopaIssuer, mask_pid
 from issuers.dopa.sample_registry import RECORDS_FILE, create_registry_app
@@ -23,22 +20,6 @@ from portal.issuing import DocumentInfo, RecordNotFound, RegistryRejected, Subje
 from portal.issuing.settings import IssuerSettings, merge_specs
 
 SOMCHAI, SOMYING, ARUNEE = "1101700123456", "3100500678905", "1101400555555"
-
-
-@pytest.fixture
-def serve() -> Iterator:
-    """``serve(wsgi_app) -> url`` on its own loopback port for this test."""
-    servers = []
-
-    def start(wsgi_app) -> str:
-        server = make_server("127.0.0.1", 0, wsgi_app, threaded=True)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        return f"http://127.0.0.1:{server.server_port}"
-
-    yield start
-    for server in servers:
-        server.shutdown()
 
 
 @pytest.fixture

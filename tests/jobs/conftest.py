@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -20,10 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from portal import create_app
-from tests.conftest import _create_database, _migrate, _serve, free_port
+from tests.conftest import _create_database, _migrate
+from tests.loopback import LoopbackServer, free_port
 
 ROOT_DIR = Path(__file__).resolve().parents[2]
 
@@ -64,13 +63,11 @@ class Registry:
 
     def start(self) -> None:
         if self._server is None:
-            self._server = make_server("127.0.0.1", self.port, self._app, threaded=True)
-            threading.Thread(target=self._server.serve_forever, daemon=True).start()
+            self._server = LoopbackServer(self._app, self.port)
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.close()
             self._server = None
 
 
@@ -184,9 +181,9 @@ def jobs_app(jobs_env):
         },
     )
     _migrate(app)
-    server = _serve(app, jobs_env.settings["port"])
+    server = LoopbackServer(app, jobs_env.settings["port"])
     yield app
-    server.shutdown()
+    server.close()
     from portal.extensions import db
 
     with app.app_context():

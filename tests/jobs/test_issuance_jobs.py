@@ -25,9 +25,9 @@ from portal.services.catalogue import find_document_type
 from portal.services.issuance_jobs import enqueue_issuance, issuance_job_id, requeue_stalled
 from portal.services.issuance_requests import create_request, request_document
 from portal.services.issuance_run import run_issuance
-from tests.conftest import _serve, free_port
 from tests.helpers import form_with, login_via_dev_idp
 from tests.jobs.conftest import REDIS_URL, kill_tree, wait_for
+from tests.loopback import LoopbackServer, free_port
 
 SOMCHAI = "1101700123456"  # has licences in the sample registry
 WICHAI = "5709900124574"  # has none
@@ -323,7 +323,7 @@ def test_redis_unreachable_pauses_requests_but_verification_and_download_work(jo
             "RQ_QUEUE_PREFIX": jobs_env.prefix,
         },
     )
-    server = _serve(paused, port)
+    server = LoopbackServer(paused, port)
     try:
         base = f"http://127.0.0.1:{port}"
         browser = requests.Session()
@@ -367,7 +367,7 @@ def test_redis_unreachable_pauses_requests_but_verification_and_download_work(jo
         pdf = browser.get(f"{base}/my/documents/{certificate_id}.pdf", timeout=10)
         assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     finally:
-        server.shutdown()
+        server.close()
         with paused.app_context():
             db.engine.dispose()
 

@@ -7,8 +7,8 @@ prefixed ``pki_``. The PKI (``tra-test-pki.yml``) has fixed dates around the rea
 - ``revoked`` (revoked since :data:`REVOKED_SINCE`) and ``expired`` (until :data:`EXPIRED_AT`);
 - ``tsa`` (issued by ``root``), an OCSP responder for ``interm`` and CRLs of ``root``/``interm``.
 
-The services run in certomancer's Animator (a WSGI app) under werkzeug's ``make_server`` in a
-thread, on a free port of 127.0.0.1. :class:`RequestCounter` counts the requests per service so
+The services run in certomancer's Animator (a WSGI app) on a :class:`~tests.loopback.LoopbackServer` (a
+thread on a free port of 127.0.0.1). :class:`RequestCounter` counts the requests per service so
 that tests can prove what was (not) fetched. Private keys are generated per session, never
 committed.
 """
@@ -16,7 +16,6 @@ committed.
 from __future__ import annotations
 
 import datetime as dt
-import socket
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -30,9 +29,9 @@ from certomancer.integrations.animator import Animator, AnimatorArchStore
 from certomancer.registry import ArchLabel, CertLabel, CertomancerConfig, ServiceLabel
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from werkzeug.serving import WSGIRequestHandler, make_server
 
 from portal.signing import SigningIdentity, load_file_identity
+from tests.loopback import LoopbackServer, free_port
 
 CONFIG_FILE = Path(__file__).with_name("tra-test-pki.yml")
 ARCH = "tra"
@@ -108,19 +107,10 @@ class PkiServer:
 
     pki: CertomancerPki
     counter: RequestCounter
-    _server: object
-    _thread: threading.Thread
+    _server: LoopbackServer
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._thread.join(5)
-
-
-class _QuietHandler(WSGIRequestHandler):
-    """No access log line per OCSP/TSA request (the counter keeps the numbers)."""
-
-    def log_request(self, code="-", size="-") -> None:
-        pass
+        self._server.close()
 
 
 def generate_keys(directory: Path) -> None:
@@ -168,28 +158,18 @@ def build_pki(directory: Path, base_url: str) -> CertomancerPki:
 
 def serve_pki(directory: Path) -> PkiServer:
     """Bind a free loopback port, build the PKI for it and serve its TSA, OCSP and CRLs."""
-    holder: dict[str, object] = {}
-
-    def app(environ, start_response):
-        return holder["app"](environ, start_response)
-
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
-    base_url = f"http://127.0.0.1:{server.server_port}"
-    pki = build_pki(directory, base_url)
+    # No access-log line per OCSP/TSA request (quiet): the counter keeps the numbers.
+    server = LoopbackServer(quiet=True, name="test-pki")  # the PKI names its services' URL
+    pki = build_pki(directory, server.url)
     animator = Animator(AnimatorArchStore({ArchLabel(ARCH): pki.arch}), with_web_ui=False)
     counter = RequestCounter(animator)
-    holder["app"] = counter
-    thread = threading.Thread(target=server.serve_forever, name="test-pki", daemon=True)
-    thread.start()
-    return PkiServer(pki=pki, counter=counter, _server=server, _thread=thread)
+    server.start(counter)
+    return PkiServer(pki=pki, counter=counter, _server=server)
 
 
 def closed_port_url() -> str:
     """An http URL on loopback where nothing listens (connection refused at once)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{free_port()}"
 
 
 def current_crl(pki: CertomancerPki, repo: str, at: dt.datetime | None = None):

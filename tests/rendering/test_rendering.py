@@ -24,6 +24,7 @@ import pytest
 from PIL import Image
 from pyhanko.pdf_utils.reader import PdfFileReader
 
+from issuers.dlt import SIGNATORY, DltIssuer
 from portal.rendering import (
     CERTIFICATE_CSS_PATH,
     PdfRenderer,
@@ -237,24 +238,10 @@ def dlt_context(*, licences: int = 2, long_name: bool = False, sample: bool = Tr
             "title_en": "Driving Licence Certificate",
             "sample": sample,
         },
-        "agency": {
-            "name_th": "กรมการขนส่งทางบก",
-            "name_en": "Department of Land Transport",
-            "ministry_th": "กระทรวงคมนาคม",
-            "ministry_en": "Ministry of Transport",
-            "address_th": "1032 ถนนพหลโยธิน แขวงจอมพล เขตจตุจักร กรุงเทพมหานคร 10900",
-            "address_en": "1032 Phahonyothin Road, Chom Phon, Chatuchak, Bangkok 10900",
-        },
+        "agency": DltIssuer.agency_facts(),
         "holder": holder,
         "licences": LICENCES[:licences],
-        "signatory": {
-            "name_th": "นางสาวกานดา ตัวอย่าง",
-            "name_en": "Ms. Kanda Tuayang",
-            "position_th": "ผู้อำนวยการสำนักทะเบียนและภาษีรถ",
-            "position_en": "Director, Bureau of Registration and Vehicle Tax",
-            "on_behalf_th": "ปฏิบัติราชการแทน อธิบดีกรมการขนส่งทางบก",
-            "on_behalf_en": "for the Director-General, Department of Land Transport",
-        },
+        "signatory": SIGNATORY,
     }
 
 

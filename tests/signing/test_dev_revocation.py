@@ -11,8 +11,6 @@ import os
 import re
 import shutil
 import subprocess
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import BytesIO
 from pathlib import Path
 
@@ -50,6 +48,7 @@ from portal.signing.devpki import DEV_CRL_URL, TSA_COMMON_NAME, issue_signer_cer
 from portal.signing.revinfo import RevocationCache
 from portal.signing.services import trust_services
 from tests.conftest import bare_app, migrated_portal
+from tests.loopback import LoopbackServer
 
 AGENCY = {"dlt": "Department of Land Transport"}
 
@@ -157,31 +156,17 @@ def test_the_dev_crl_is_the_roots_lists_nothing_and_is_renewed_when_stale(signin
     assert again.is_signature_valid(root.public_key())
 
 
-class _CountingServer:
+class _CountingServer(LoopbackServer):
     """An HTTP server on loopback that counts every request it gets (to prove none came)."""
 
     def __init__(self) -> None:
-        counter = self
         self.requests = 0
+        super().__init__(self._count, quiet=True)
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-                counter.requests += 1
-                self.send_response(404)
-                self.end_headers()
-
-            do_POST = do_GET  # noqa: N815
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def _count(self, environ, start_response):
+        self.requests += 1
+        start_response("404 Not Found", [("Content-Length", "0")])
+        return [b""]
 
 
 def test_the_dev_fetcher_answers_the_dev_crl_only_and_never_uses_the_network(signing_pki: DevPki) -> None:

@@ -1,4 +1,8 @@
-"""Date and citizen-ID formatting for Thai certificates.
+"""Thai official formats every layer shares: Bangkok time, Buddhist-era dates, national IDs.
+
+They live in the issuing package because issuers import only ``portal.issuing`` (a company's
+juristic number is checked, a citizen ID printed, a registry's read time dated here), and the
+renderer, the signer's stamp and the services import them from here too: one definition each.
 
 Thai official documents write dates as day, full month name and Buddhist-era year
 (B.E. = C.E. + 543), e.g. ``31 มกราคม 2563``; the English side of a bilingual certificate
@@ -13,7 +17,9 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from typing import Literal
-from zoneinfo import ZoneInfo
+
+from portal import clock
+from portal.clock import BANGKOK
 
 __all__ = [
     "BANGKOK",
@@ -21,12 +27,11 @@ __all__ = [
     "english_date",
     "english_date_short",
     "format_pid",
+    "now",
     "pid_is_valid",
     "thai_date",
+    "today",
 ]
-
-#: Time zone in which a certificate's dates are stated (Thailand has no DST).
-BANGKOK = ZoneInfo("Asia/Bangkok")
 
 #: Years to add to a Gregorian (C.E.) year to get the Buddhist-era (B.E.) year.
 BE_OFFSET = 543
@@ -139,3 +144,16 @@ def format_pid(pid: str) -> str:
     if not _PID_RE.fullmatch(digits):
         raise ValueError("a citizen ID has exactly 13 digits")
     return f"{digits[0]}-{digits[1:5]}-{digits[5:10]}-{digits[10:12]}-{digits[12]}"
+
+
+def now() -> datetime:
+    """Aware UTC now from the portal's one clock (:func:`portal.clock.now`, which tests move).
+
+    Looked up at each call, so an issuer stamping when it read a registry sees the moved clock.
+    """
+    return clock.now()
+
+
+def today() -> date:
+    """Today's date in Bangkok, where documents are issued (:func:`portal.clock.today_bangkok`)."""
+    return clock.today_bangkok()
