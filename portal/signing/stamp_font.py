@@ -99,6 +99,9 @@ def _subset_program(font_file: str, gids: frozenset[int]) -> bytes:
     options = subset.Options(layout_closure=False)
     options.drop_tables += ["GPOS", "GDEF", "GSUB"]
     options.retain_gids = True  # the content stream draws by glyph id (CIDToGIDMap /Identity)
+    # Names a PDF reader may show, the copyright line and the licence URL; not the 2.5 KB licence
+    # text (nameID 13), which fontTools would otherwise keep: about 1 KB less per signed file.
+    options.name_IDs = [0, 1, 2, 3, 4, 5, 6, 14]
     font = TTFont(font_file)
     subsetter = subset.Subsetter(options=options)
     subsetter.populate(gids=sorted(gids))
