@@ -310,14 +310,16 @@ def _quiet_offline_warning() -> None:
 def _bytes_reserved(identity: SigningIdentity) -> int:
     """Hex characters to reserve for the CMS object (twice its DER size, even).
 
-    The certificates embedded in the CMS (signer and chain; self-signed roots only when the signer
-    embeds them, which ours do: without the root in the CMS and the DSS, pyHanko's ETSI validation
-    of a B-LTA file comes out NO_POE) dominate its size. The issuer's name is written twice (signer identifier, signing-certificate-v2),
-    then the raw signature: RSA the modulus size, ECDSA two integers and their DER header.
+    The certificates embedded in the CMS dominate its size: the signer's and the chain, the
+    self-signed roots only when the signer embeds them (ours do: without the root in the CMS and
+    the DSS, pyHanko's ETSI validation of a B-LTA file ends NO_POE). The issuer's name is written
+    twice (signer identifier, signing-certificate-v2), then the raw signature: RSA the modulus
+    size, ECDSA two integers with their DER headers.
     """
     signer = identity.signer
     certificate = identity.certificate
-    embedded = [certificate, *(c for c in signer.cert_registry if signer.embed_roots or c.self_signed == "no")]
+    chain = [c for c in signer.cert_registry if signer.embed_roots or c.self_signed == "no"]
+    embedded = [certificate, *chain]
     cert_bytes = sum(len(cert.dump()) for cert in embedded)
     key = certificate.public_key
     key_bytes = (key.bit_size + 7) // 8
