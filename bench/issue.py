@@ -252,10 +252,19 @@ def naive_loop(html: str, pki) -> Callable[[int], dict[str, float]]:
 
 
 def measure_memory(app, documents: int = 1000, first: int = 100) -> tuple[int, int]:
-    """RSS (KiB) after ``first`` and after ``documents`` more B-B certificates in this process."""
+    """RSS (KiB) after ``first`` and after ``documents`` more B-B certificates in this process.
+
+    Each document runs as a worker runs a job (portal/jobs/worker.py): in its own application
+    context, with the database session removed afterwards."""
+    from portal.extensions import db
+
     after_first = 0
     for i in range(documents):
-        issue_one(app, "B-B", i)
+        with app.app_context():
+            try:
+                issue_one(app, "B-B", i)
+            finally:
+                db.session.remove()
         if i + 1 == first:
             gc.collect()
             after_first = rss_kib()
