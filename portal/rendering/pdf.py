@@ -29,14 +29,15 @@ Keep new certificate templates lean in elements for the same reason.
 
 PDF/A-3b (``render(..., data=...)``): WeasyPrint writes the XMP identification (part 3,
 conformance B), an sRGB output intent, embeds every font, and attaches the JSON as an
-associated file (``/AFRelationship /Data``, MIME type ``application/json``). Two fixes are
+associated file (``/AFRelationship /Data``, MIME type ``application/json``). Three changes are
 applied before the file is written (:func:`_single_associated_file_entries`): WeasyPrint's
-duplicate ``/AF`` entry, and the ``/Producer`` entry that pyHanko would later make disagree
-with the XMP. Level B needs no tagging, so the ``lang`` attributes removed for speed stay
-removed. Measured on the DLT certificate, 40 interleaved renders on the loaded 2-core machine:
-median 218 ms plain, 226 ms PDF/A-3b with data (best 145 vs 157 ms); 26.0 KB vs 31.0 KB (the
-ICC profile, XMP and JSON). No PDF/A validator runs here: ``tests/rendering/test_pdfa.py``
-checks the structure piece by piece and runs ``qpdf --check``.
+duplicate ``/AF`` entry goes, so does the ``/Producer`` entry that pyHanko would later make
+disagree with the XMP, and the 3 KB sRGB profile becomes a 588-byte one (:func:`srgb_profile`).
+Level B needs no tagging, so the ``lang`` attributes removed for speed stay removed. Measured on
+the DLT certificate, 40 interleaved renders on the loaded 2-core machine: median 218 ms plain,
+226 ms PDF/A-3b with data (best 145 vs 157 ms); 26.0 KB vs 31.0 KB (the ICC profile, XMP and
+JSON; with the small profile the difference is about 3 KB). No PDF/A validator runs here:
+``tests/rendering/test_pdfa.py`` checks the structure piece by piece and runs ``qpdf --check``.
 
 Thread safety: a ``FontConfiguration`` used from two threads at once crashes the process
 (segfault in Pango line breaking, with no Python exception). :class:`PdfRenderer` therefore

@@ -28,7 +28,7 @@ Wiring it into :func:`portal.signing.signer.sign_pdf` takes a few lines::
     pdf_signer.sign_pdf(writer, bytes_reserved=..., appearance_text_params=stamp.text_params)
 
 The field name must be the same in ``meta`` and in the field spec (pyHanko creates the field
-from the spec when the document has none of that name). The appearance adds about 9 KB (the
+from the spec when the document has none of that name). The appearance adds about 7 KB (the
 font subset) and about 3 ms per signature: the subset is made once per process and agency
 (:mod:`portal.signing.stamp_font`); made per signature by pyHanko it cost 20-25 ms of fontTools.
 Call :func:`stamp_style` once at worker start-up to build the prepared font before forking.
