@@ -18,6 +18,7 @@ CFF-flavoured (``.otf``) fonts keep pyHanko's own per-signature subsetting.
 
 from __future__ import annotations
 
+import os
 import threading
 import zlib
 from collections import OrderedDict
@@ -39,6 +40,23 @@ _CACHE_SIZE = 64  # distinct (font, glyph set) pairs kept; about 6 KB each
 _cache: OrderedDict[tuple[str, frozenset[int]], bytes] = OrderedDict()
 _cache_lock = threading.Lock()
 _stats = {"hits": 0, "misses": 0}
+
+
+def _fresh_lock_in_child() -> None:
+    """After ``fork()`` only the forking thread exists: a lock another thread held stays held."""
+    global _cache_lock
+    _cache_lock = threading.Lock()
+
+
+_fork_hook = {"installed": False}
+
+
+def _install_fork_hook() -> None:
+    """Register :func:`_fresh_lock_in_child` on first use (nothing happens at import time)."""
+    with _cache_lock:
+        if not _fork_hook["installed"] and hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=_fresh_lock_in_child)
+            _fork_hook["installed"] = True
 
 
 def subset_cache_info() -> dict[str, int]:
@@ -77,6 +95,8 @@ class _CachedSubsetAccumulator(GlyphAccumulator):
         if not isinstance(self.cidfont_obj, _CachedFontFile):
             super()._extract_subset(options)
             return
+        if not _fork_hook["installed"]:
+            _install_fork_hook()
         gids = frozenset(self._glyphs) | self._always
         key = (self._font_file, gids)
         with _cache_lock:
