@@ -75,13 +75,14 @@ TIMESTAMP_FIELD = "TraDocumentTimestamp"
 
 _DIGEST = "sha256"
 
-_CMS_OVERHEAD = 1536
-"""Bytes of CMS structure besides the certificates: signed attributes, signer info,
-algorithm identifiers and the raw signature: about 570 bytes measured with ECDSA P-256;
-RSA-4096 adds 440. Generous: the unused part is zero padding."""
+_CMS_SLACK = 512
+"""Bytes of CMS structure besides the certificates, the issuer name and the raw signature (see
+:func:`_bytes_reserved`): content type, digest algorithms, the signed attributes' fixed parts
+and algorithm identifiers come to about 300 bytes; the rest is margin. The unused part of the
+reservation is zero padding written twice (hex) into every file, so it is kept small."""
 
-_TIMESTAMP_OVERHEAD = 512
-"""Room for a timestamp token beyond the dummy token's size (serial, nonce, time vary)."""
+_TIMESTAMP_OVERHEAD = 256
+"""Room for a timestamp token beyond the dummy token's size (serial, nonce, time vary by a few bytes)."""
 
 
 class SignatureLevel(StrEnum):
@@ -309,9 +310,18 @@ def _quiet_offline_warning() -> None:
 def _bytes_reserved(identity: SigningIdentity) -> int:
     """Hex characters to reserve for the CMS object (twice its DER size, even).
 
-    The certificates embedded in the CMS (signer, chain, roots) dominate its size.
+    The certificates embedded in the CMS dominate its size: the signer's and the chain, the
+    self-signed roots only when the signer embeds them (ours do: without the root in the CMS and
+    the DSS, pyHanko's ETSI validation of a B-LTA file ends NO_POE). The issuer's name is written
+    twice (signer identifier, signing-certificate-v2), then the raw signature: RSA the modulus
+    size, ECDSA two integers with their DER headers.
     """
     signer = identity.signer
-    cert_bytes = len(identity.certificate.dump())
-    cert_bytes += sum(len(cert.dump()) for cert in signer.cert_registry)
-    return 2 * (cert_bytes + _CMS_OVERHEAD)
+    certificate = identity.certificate
+    chain = [c for c in signer.cert_registry if signer.embed_roots or c.self_signed == "no"]
+    embedded = [certificate, *chain]
+    cert_bytes = sum(len(cert.dump()) for cert in embedded)
+    key = certificate.public_key
+    key_bytes = (key.bit_size + 7) // 8
+    signature_bytes = key_bytes if key.algorithm == "rsa" else 2 * key_bytes + 9
+    return 2 * (cert_bytes + 2 * len(certificate.issuer.dump()) + signature_bytes + _CMS_SLACK)

@@ -25,7 +25,7 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 from portal.rendering import CERTIFICATE_CSS_PATH, PdfRenderer
-from portal.rendering.pdf import DATA_FILE_NAME, certificate_json, embedded_data
+from portal.rendering.pdf import DATA_FILE_NAME, certificate_json, embedded_data, srgb_profile
 
 from .test_rendering import dlt_context, render_html
 
@@ -105,6 +105,28 @@ def test_output_intent_with_icc_profile(pdfa: bytes) -> None:
     profile = intent["/DestOutputProfile"]
     assert profile["/N"] == 3  # RGB
     assert profile.data[36:40] == b"acsp"  # an ICC profile's signature
+
+
+def test_output_profile_is_the_compact_srgb(pdfa: bytes) -> None:
+    """The 588-byte sRGB of portal.rendering.pdf.srgb_profile, not WeasyPrint's 3 KB one: a display
+    (mntr) RGB profile of ICC version 4.2 that LittleCMS reads back as sRGB, used by the page too."""
+    from PIL import ImageCms
+
+    root = reader_of(pdfa).root
+    data = root["/OutputIntents"][0]["/DestOutputProfile"].data
+    assert data == srgb_profile() and len(data) < 1024
+    assert data[8:12] == bytes((4, 0x20, 0, 0)) and data[12:24] == b"mntrRGB XYZ "
+    assert int.from_bytes(data[0:4], "big") == len(data)  # the header's size is the profile's
+    profile = ImageCms.ImageCmsProfile(io.BytesIO(data)).profile
+    assert "sRGB" in profile.profile_description
+    assert profile.xcolor_space.strip() == "RGB" and profile.connection_space.strip() == "XYZ"
+    # The page's ICC colour space is the same stream (one profile in the file).
+    page = root["/Pages"]["/Kids"][0].get_object()
+    spaces = page["/Resources"].get_object().get("/ColorSpace", generic.DictionaryObject()).get_object()
+    for name in spaces:
+        space = spaces[name]
+        if space[0] == "/ICCBased":
+            assert space[1].data == data
 
 
 def test_info_dictionary_matches_xmp(pdfa: bytes) -> None:
