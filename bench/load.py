@@ -5,11 +5,18 @@
 What runs, all on this machine, in one run so that the ratios mean something on a noisy machine:
 
 1. Web: gunicorn with gunicorn.conf.py (WEB_CONCURRENCY, GUNICORN_THREADS from the environment)
-   serves the portal (PORTAL_ENV=production, PostgreSQL, Redis-backed rate limits) and, on the same
-   settings, a bare Flask endpoint (bench/bare_app.py). `wrk` (Debian's package) sends load for a
-   fixed time to each in turn, twice, alternating: the bare endpoint, the verification page
-   `/v/<code>` and the API `/api/v1/verify/<code>`. Printed: requests per second, latency p50/p99,
-   and each endpoint's throughput as a fraction of the bare endpoint's.
+   serves the portal (PORTAL_ENV=production, PostgreSQL, Redis-backed rate limits and check
+   counts) and, on the same settings, a bare Flask endpoint (bench/bare_app.py).
+   a. Flat with size: the certificates table is filled to each of --sizes (10,000, 100,000 and
+      1,000,000 by default; generated rows in one INSERT … SELECT generate_series, the real issued
+      certificate among them), and at each size `wrk` measures check-by-code
+      (`/api/v1/verify/<code>`) and check-by-file (`POST /api/v1/verify` with the issued PDF),
+      p50/p99 at --size-connections. The query plans of both lookups are printed too.
+   b. At the largest size, `wrk` sends load for a fixed time to each in turn, --rounds times,
+      alternating: the bare endpoint, the verification page `/v/<code>` and the API
+      `/api/v1/verify/<code>`, at --connections. Printed: requests per second, latency p50/p99,
+      and each endpoint's throughput as a fraction of the bare endpoint's.
+   Then each target (issue 10) is printed as met or not met.
 2. Issuance: N requests are queued in Redis, then the time until all are ready is measured with
    1 and then 2 RQ workers (`python -m portal.jobs.worker`, warmed up before the clock starts).
 
@@ -105,9 +112,10 @@ def _ms(text: str) -> float:
     return float(value) * _UNITS[unit]
 
 
-def wrk(url: str, *, duration: int, connections: int, threads: int) -> dict:
+def wrk(url: str, *, duration: int, connections: int, threads: int, script: Path | None = None) -> dict:
+    extra = ["-s", str(script)] if script else []
     out = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", url],
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", *extra, url],
         capture_output=True,
         text=True,
         check=True,
@@ -133,6 +141,16 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--jobs", type=int, default=40, help="certificates per issuance run")
+    parser.add_argument(
+        "--sizes",
+        default="10000,100000,1000000",
+        help="certificate counts to measure checks at, comma-separated ('' to skip; the web table "
+        "is measured at the largest)",
+    )
+    parser.add_argument("--size-duration", type=int, default=5, help="seconds of load per size and check")
+    parser.add_argument(
+        "--size-connections", type=int, default=4, help="wrk connections for the size table (latency)"
+    )
     parser.add_argument("--skip-web", action="store_true")
     parser.add_argument("--skip-issuance", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the logs and files (path printed)")
@@ -173,7 +191,7 @@ def main() -> None:
         flask = [str(BIN / "flask"), "--app", "wsgi"]
         subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
         issued = subprocess.run(
-            [*flask, "portal", "issue", "dlt", "driving-licence", "--pid", PID],
+            [*flask, "portal", "issue", "dlt", "driving-licence", "--pid", PID, "--out", tmp / "issued.pdf"],
             cwd=ROOT,
             env=env,
             check=True,
@@ -198,13 +216,58 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+#: Issue 10's targets for the web part.
+TARGET_API = 0.5
+TARGET_PAGE = 0.35
+TARGET_P99_MS = 50.0
+TARGET_FLAT = 1.2
+
+_POST_FILE_LUA = """
+local f = assert(io.open("{body}", "rb"))
+wrk.method = "POST"
+wrk.body = f:read("*a")
+f:close()
+wrk.headers["Content-Type"] = "multipart/form-data; boundary={boundary}"
+"""
+
+
+def file_check_script(tmp: Path, pdf: bytes) -> Path:
+    """A wrk script that POSTs ``pdf`` as the multipart field ``file`` (the API's file check)."""
+    boundary = uuid.uuid4().hex
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="issued.pdf"\r\n'
+            "Content-Type: application/pdf\r\n\r\n"
+        ).encode()
+        + pdf
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    (tmp / "file-check.body").write_bytes(body)
+    script = tmp / "file-check.lua"
+    script.write_text(_POST_FILE_LUA.format(body=tmp / "file-check.body", boundary=boundary))
+    return script
+
+
+def met(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
 def web(args, env: dict, tmp: Path, portal_port: int, bare_port: int, code: str) -> None:
+    import hashlib
+
+    from bench import seed
+
     gunicorn = [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py"]
+    portal = f"http://127.0.0.1:{portal_port}"
     targets = {
         "bare Flask /ping (baseline)": f"http://127.0.0.1:{bare_port}/ping",
-        "verification page /v/<code>": f"http://127.0.0.1:{portal_port}/v/{code}",
-        "verify API /api/v1/verify/<code>": f"http://127.0.0.1:{portal_port}/api/v1/verify/{code}",
+        "verification page /v/<code>": f"{portal}/v/{code}",
+        "verify API /api/v1/verify/<code>": f"{portal}/api/v1/verify/{code}",
     }
+    pdf = (tmp / "issued.pdf").read_bytes()
+    post_file = file_check_script(tmp, pdf)
+    sizes = sorted(int(size) for size in args.sizes.split(",") if size.strip())
+    database_url = env["DATABASE_URL"]
     with (
         process([*gunicorn, "wsgi:app"], {**env, "BIND": f"127.0.0.1:{portal_port}"}, tmp / "portal.log"),
         process(
@@ -214,24 +277,90 @@ def web(args, env: dict, tmp: Path, portal_port: int, bare_port: int, code: str)
         for url in targets.values():
             wait_http(url)
             wrk(url, duration=2, connections=args.connections, threads=args.threads)  # warm-up
+        wrk(f"{portal}/api/v1/verify", duration=2, connections=2, threads=1, script=post_file)
+
+        by_size: dict[int, dict[str, dict]] = {}
+        plan_lines: list[str] = []
+        for size in sizes:
+            started = time.perf_counter()
+            have = seed.grow_to(database_url, size, real_code=code)
+            seeded_in = time.perf_counter() - started
+            by_size[have] = {
+                "code": wrk(
+                    f"{portal}/api/v1/verify/{code}",
+                    duration=args.size_duration,
+                    connections=args.size_connections,
+                    threads=args.threads,
+                ),
+                "file": wrk(
+                    f"{portal}/api/v1/verify",
+                    duration=args.size_duration,
+                    connections=args.size_connections,
+                    threads=args.threads,
+                    script=post_file,
+                ),
+            }
+            by_size[have]["seeded_in"] = seeded_in
+            plan_lines = seed.plans(database_url, code=code, sha256=hashlib.sha256(pdf).hexdigest())
+
         results: dict[str, list[dict]] = {name: [] for name in targets}
         for _ in range(args.rounds):
             for name, url in targets.items():
                 results[name].append(
                     wrk(url, duration=args.duration, connections=args.connections, threads=args.threads)
                 )
+    rows = seed.count(database_url)
     base = statistics.mean(r["rps"] for r in results["bare Flask /ping (baseline)"])
-    print("\n| endpoint | req/s | × bare | p50 ms | p99 ms | non-2xx |")
+    print(f"\n| endpoint ({rows:,} certificates, -c{args.connections}) ", end="")
+    print("| req/s | × bare | p50 ms | p99 ms | non-2xx |")
     print("|---|---:|---:|---:|---:|---:|")
+    summary = {}
     for name, runs in results.items():
         rps = statistics.mean(r["rps"] for r in runs)
+        p99 = statistics.mean(r["p99"] for r in runs)
+        summary[name] = (rps / base, p99)
         print(
             f"| {name} | {rps:.0f} | {rps / base:.2f} | {statistics.mean(r['p50'] for r in runs):.1f} "
-            f"| {statistics.mean(r['p99'] for r in runs):.1f} | {sum(r['non2xx'] for r in runs)} |"
+            f"| {p99:.1f} | {sum(r['non2xx'] for r in runs)} |"
         )
         for r in runs:
             if r["errors"]:
                 print(f"  {name}: {r['errors']}")
+    flat = {}
+    if by_size:
+        print(f"\n| certificates (-c{args.size_connections}) | seeded in s ", end="")
+        print("| by code p50 ms | p99 ms | by file p50 ms | p99 ms | non-2xx |")
+        print("|---:|---:|---:|---:|---:|---:|---:|")
+        for size, measured in by_size.items():
+            c, f = measured["code"], measured["file"]
+            print(
+                f"| {size:,} | {measured['seeded_in']:.1f} | {c['p50']:.1f} | {c['p99']:.1f} "
+                f"| {f['p50']:.1f} | {f['p99']:.1f} | {c['non2xx'] + f['non2xx']} |"
+            )
+        for line in plan_lines:
+            print(f"  plan at {max(by_size):,}: {line}")
+        small, large = by_size[min(by_size)], by_size[max(by_size)]
+        for check in ("code", "file"):
+            for pct in ("p50", "p99"):
+                flat[f"check by {check} {pct}"] = large[check][pct] / small[check][pct]
+
+    api_ratio, api_p99 = summary["verify API /api/v1/verify/<code>"]
+    page_ratio, page_p99 = summary["verification page /v/<code>"]
+    print("\n| target | measured | |")
+    print("|---|---:|---|")
+    c = f"-c{args.connections}"
+    checks = [
+        (f"verify API ≥ {TARGET_API}× bare", f"{api_ratio:.2f}×", api_ratio >= TARGET_API),
+        (f"verification page ≥ {TARGET_PAGE}× bare", f"{page_ratio:.2f}×", page_ratio >= TARGET_PAGE),
+        (f"verify API p99 < {TARGET_P99_MS:.0f} ms at {c}", f"{api_p99:.1f} ms", api_p99 < TARGET_P99_MS),
+        (f"page p99 < {TARGET_P99_MS:.0f} ms at {c}", f"{page_p99:.1f} ms", page_p99 < TARGET_P99_MS),
+    ]
+    for what, measured, ok in checks:
+        print(f"| {what} | {measured} | {met(ok)} |")
+    if flat:
+        span = f"{min(by_size):,} → {max(by_size):,}"
+        for what, ratio in flat.items():
+            print(f"| {what} ≤ {TARGET_FLAT}× from {span} | {ratio:.2f}× | {met(ratio <= TARGET_FLAT)} |")
 
 
 def issuance(args, env: dict, tmp: Path) -> None:
