@@ -1,6 +1,6 @@
 """Database tables, one module per domain concept."""
 
-from portal.models.audit import AccessEvent, AuditEvent
+from portal.models.audit import AccessEvent, AuditEvent, CheckFold
 from portal.models.certificate import Certificate, CertificateStatus, DocumentSequence
 from portal.models.document_request import DocumentRequest, RequestStatus
 from portal.models.signing_key import SigningKey, SigningKeyStatus
@@ -12,6 +12,7 @@ __all__ = [
     "AuditEvent",
     "Certificate",
     "CertificateStatus",
+    "CheckFold",
     "DocumentRequest",
     "DocumentSequence",
     "Identity",

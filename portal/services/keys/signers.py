@@ -23,7 +23,27 @@ from portal.signing.keys import certificate_common_name
 
 from .configured import _configured_certificate, _configured_specs, _validity
 
-__all__ = ["SignerFacts", "key_agency", "signer_facts"]
+__all__ = ["KeyRecord", "SignerFacts", "key_agency", "key_record", "signer_facts"]
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """What the key register holds about one key, read once per check (never cached longer:
+    a key revoked a moment ago must show on the next check)."""
+
+    row: SigningKey | None
+    """The key's row, if the register has one."""
+    agency_has_keys: bool
+    """The agency has rows at all (else its configured key speaks for it)."""
+
+
+def key_record(agency: str, key_id: str) -> KeyRecord:
+    """The register's record of ``key_id`` (of ``agency``), from the table."""
+    row = db.session.scalar(select(SigningKey).where(SigningKey.key_id == key_id))
+    if row is not None:
+        return KeyRecord(row, True)
+    has_rows = db.session.scalar(select(SigningKey.id).where(SigningKey.agency == agency).limit(1))
+    return KeyRecord(None, has_rows is not None)
 
 
 @dataclass(frozen=True)
@@ -72,10 +92,15 @@ class SignerFacts:
         }
 
 
-def signer_facts(agency: str, key_id: str, signed_at: datetime) -> SignerFacts:
-    """What the table (or, for an agency without rows, its configured key) says about ``key_id``."""
+def signer_facts(
+    agency: str, key_id: str, signed_at: datetime, record: KeyRecord | None = None
+) -> SignerFacts:
+    """What the table (or, for an agency without rows, its configured key) says about ``key_id``.
 
-    row = db.session.scalar(select(SigningKey).where(SigningKey.key_id == key_id))
+    ``record`` is the register's record when the caller read it already (with the document).
+    """
+    record = record if record is not None else key_record(agency, key_id)
+    row = record.row
     if row is not None:
         after = row.revoked_at is not None and signed_at >= row.revoked_at
         return SignerFacts(
@@ -89,8 +114,7 @@ def signer_facts(agency: str, key_id: str, signed_at: datetime) -> SignerFacts:
             revocation_reason=row.revocation_reason,
             signed_after_revocation=row.status == SigningKeyStatus.REVOKED and after,
         )
-    has_rows = db.session.scalar(select(SigningKey.id).where(SigningKey.agency == agency).limit(1))
-    spec = None if has_rows is not None else _configured_specs(strict=False).get(agency)
+    spec = None if record.agency_has_keys else _configured_specs(strict=False).get(agency)
     certificate = _configured_certificate(spec) if spec is not None else None
     if certificate is not None and certificate_key_id(certificate) == key_id:
         not_before, not_after = _validity(certificate)
