@@ -103,7 +103,7 @@ def note_check(*, subject_pid: str, agency: str, reference: str, how: str) -> No
         day = at.astimezone(clock.BANGKOK).date().isoformat()
         name = _SEP.join((day, subject_pid, agency, reference, how))
         try:
-            pipe = counter.client.pipeline(transaction=True)
+            pipe = counter.client.pipeline(transaction=False)  # one round trip, no MULTI/EXEC
             pipe.hincrby(counter.key, f"n{_SEP}{name}", 1)
             pipe.hset(counter.key, f"t{_SEP}{name}", at.isoformat())
             pipe.execute()
@@ -148,6 +148,9 @@ def fold_counts() -> int:
     counter = _counter()
     if counter is None:
         return 0
+    # A fold is a transaction of its own: end what the caller had open (a check's read runs
+    # without a transaction, portal.services.verification), so the batch commits as one.
+    db.session.rollback()
     client = counter.client
     try:
         try:

@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import exists, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import Engine, Select, bindparam, exists, select
 
 from portal import clock
 from portal.errors import NotFound
@@ -150,23 +149,50 @@ def _status(certificate: Certificate) -> str:
     return "valid"
 
 
-def _with_key(condition) -> tuple[Certificate, KeyRecord] | None:
-    """The certificate matching ``condition`` and its signing key's record, in one query.
+#: The lookups a check makes, built once per process (building one costs more than running it).
+_LOOKUPS: dict[str, Select] = {}
+_KEY_COLUMN = "key_"
+
+
+def _lookup(column: str) -> Select:
+    """SELECT the certificate whose ``column`` is ``:value``, its signing key's row (columns
+    prefixed ``key_``; NULL without one) and whether its agency has key rows at all: everything
+    a check reads, in one statement. Plain rows, not ORM objects: a check changes nothing."""
+    statement = _LOOKUPS.get(column)
+    if statement is None:
+        certificates, keys = Certificate.__table__, SigningKey.__table__
+        others = keys.alias("agency_keys")
+        agency_has_keys = exists().where(others.c.agency == certificates.c.issuer)
+        statement = _LOOKUPS[column] = (
+            select(
+                *certificates.c,
+                *(c.label(_KEY_COLUMN + c.key) for c in keys.c),
+                agency_has_keys.label("agency_has_keys"),
+            )
+            .select_from(certificates.outerjoin(keys, keys.c.key_id == certificates.c.signer_key_id))
+            .where(certificates.c[column] == bindparam("value"))
+        )
+    return statement
+
+
+def _with_key(column: str, value: str) -> tuple[Certificate, KeyRecord] | None:
+    """The certificate whose ``column`` is ``value`` and its signing key's record, in one query.
 
     Nothing of it outlives the request: a revocation (of the document or of its key) shows on
-    the very next check.
+    the very next check. The certificate is the row itself (same attribute names, read-only).
     """
-    others = aliased(SigningKey)
-    agency_has_keys = exists().where(others.agency == Certificate.issuer).correlate(Certificate)
-    row = db.session.execute(
-        select(Certificate, SigningKey, agency_has_keys.label("agency_has_keys"))
-        .outerjoin(SigningKey, SigningKey.key_id == Certificate.signer_key_id)
-        .where(condition)
-    ).first()
+    session = db.session()
+    if isinstance(session.get_bind(), Engine) and not session.in_transaction():
+        # One statement needs no transaction: no BEGIN before it, no ROLLBACK after the request.
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    row = session.execute(_lookup(column), {"value": value}).first()
     if row is None:
         return None
-    certificate, key, has_keys = row
-    return certificate, KeyRecord(key, bool(has_keys) or key is not None)
+    values = row._mapping
+    key = None
+    if values[_KEY_COLUMN + "id"] is not None:
+        key = SigningKey(**{c.key: values[_KEY_COLUMN + c.key] for c in SigningKey.__table__.c})
+    return row, KeyRecord(key, bool(values["agency_has_keys"]) or key is not None)  # type: ignore[return-value]
 
 
 def _facts(certificate: Certificate, key: KeyRecord) -> DocumentFacts:
@@ -224,7 +250,7 @@ def lookup_code(text: str) -> DocumentFacts:
             ),
             title=_("Verification code not recognised"),
         )
-    found = _with_key(Certificate.verification_code == code)
+    found = _with_key("verification_code", code)
     if found is None:
         raise NotFound(
             _(
@@ -258,7 +284,7 @@ def check_file(data: bytes) -> FileVerdict:
     """Validate a file's signature against our roots, ask our key register about the key and,
     if the file is intact, match it to our records; the report says all of it."""
     check = check_pdf_signature(data, runtime.trust_roots())
-    found = _with_key(Certificate.sha256 == check.sha256) if check.finding is FileFinding.INTACT else None
+    found = _with_key("sha256", check.sha256) if check.finding is FileFinding.INTACT else None
     certificate, key = found if found is not None else (None, None)
     facts = _facts(certificate, key) if certificate is not None else None
     # The key register is read once: the record's key is the file's key when the file is ours.
