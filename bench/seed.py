@@ -99,7 +99,8 @@ def grow_to(database_url: str, size: int, *, real_code: str) -> int:
                     conn.execute(
                         sa.text(
                             f"INSERT INTO {table} ({names}) SELECT {values} FROM {table} t, "
-                            f"generate_series(CAST(:first AS bigint), CAST(:last AS bigint)) g WHERE t.{key} = :key"
+                            "generate_series(CAST(:first AS bigint), CAST(:last AS bigint)) g "
+                            f"WHERE t.{key} = :key"
                         ),
                         {"first": start + 1, "last": start + missing, "key": value},
                     )

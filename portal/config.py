@@ -100,7 +100,12 @@ class Config:
     #: Checks of a person's document ("Who read my data") are counted in this Redis and folded
     #: into the database (portal/services/check_counts.py); unset (the embedded default), or
     #: while Redis is unreachable, each check is written to the database at once.
-    CHECK_COUNTS_REDIS_URL = _env("CHECK_COUNTS_REDIS_URL", _env("REDIS_URL"))
+    #: "off": write each check to the database even with Redis.
+    CHECK_COUNTS_REDIS_URL = (
+        None
+        if _env("CHECK_COUNTS_REDIS_URL") == "off"
+        else _env("CHECK_COUNTS_REDIS_URL", _env("REDIS_URL"))
+    )
     CHECK_COUNTS_PREFIX = _env("CHECK_COUNTS_PREFIX", "tra-checks")
     #: Each web process folds the counts into the database at most this often (seconds; one
     #: process at a time), and "Who read my data" folds before it reads.
