@@ -7,11 +7,12 @@ What runs, all on this machine, in one run so that the ratios mean something on 
 1. Web: gunicorn with gunicorn.conf.py (WEB_CONCURRENCY, GUNICORN_THREADS from the environment)
    serves the portal (PORTAL_ENV=production, PostgreSQL, Redis-backed rate limits and check
    counts) and, on the same settings, a bare Flask endpoint (bench/bare_app.py).
-   a. Flat with size: the certificates table is filled to each of --sizes (10,000, 100,000 and
-      1,000,000 by default; generated rows in one INSERT … SELECT generate_series, the real issued
-      certificate among them), and at each size `wrk` measures check-by-code
-      (`/api/v1/verify/<code>`) and check-by-file (`POST /api/v1/verify` with the issued PDF),
-      p50/p99 at --size-connections. The query plans of both lookups are printed too.
+   a. Flat with size: a copy of the database per size in --sizes (10,000, 100,000 and 1,000,000
+      certificates by default; generated rows in one INSERT … SELECT generate_series, the real
+      issued certificate among them), each served by its own portal; `wrk` measures
+      check-by-code (`/api/v1/verify/<code>`) and check-by-file (`POST /api/v1/verify` with the
+      issued PDF), p50/p99 at --size-connections, the sizes alternating for --size-rounds
+      rounds (means printed). The query plans of both lookups are printed too.
    b. At the largest size, `wrk` sends load for a fixed time to each in turn, --rounds times,
       alternating: the bare endpoint, the portal's /healthz (its per-request floor), the
       verification page `/v/<code>` and the API `/api/v1/verify/<code>`, at --connections.
@@ -88,6 +89,24 @@ def database():
 
 
 @contextmanager
+def database_copy(url: str, label: str):
+    """A copy of the database at ``url`` (CREATE DATABASE … TEMPLATE), dropped afterwards."""
+    import sqlalchemy as sa
+
+    template = url.rsplit("/", 1)[1]
+    name = f"{template}_{label}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    try:
+        yield url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@contextmanager
 def process(args: list[str], env: dict, log: Path):
     with log.open("ab") as out:
         proc = subprocess.Popen(
@@ -150,8 +169,9 @@ def main() -> None:
     )
     parser.add_argument("--size-duration", type=int, default=5, help="seconds of load per size and check")
     parser.add_argument(
-        "--size-connections", type=int, default=4, help="wrk connections for the size table (latency)"
+        "--size-connections", type=int, default=2, help="wrk connections for the size table (latency)"
     )
+    parser.add_argument("--size-rounds", type=int, default=3, help="alternating rounds of the size table")
     parser.add_argument("--skip-web", action="store_true")
     parser.add_argument("--skip-issuance", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the logs and files (path printed)")
@@ -176,6 +196,7 @@ def main() -> None:
             "REDIS_URL": REDIS_URL,
             "RQ_QUEUE_PREFIX": f"bench-{uuid.uuid4().hex[:6]}-",
             "RATELIMIT_KEY_PREFIX": f"bench-limits-{uuid.uuid4().hex[:6]}",
+            "CHECK_COUNTS_PREFIX": f"bench-checks-{uuid.uuid4().hex[:6]}",
             # The limiter still counts every request in Redis, but never says no to the load generator.
             "RATELIMIT_VERIFY": "10000000/minute",
             "PORTAL_SECRET_KEY": uuid.uuid4().hex,
@@ -259,53 +280,86 @@ def web(args, env: dict, tmp: Path, portal_port: int, bare_port: int, code: str)
     from bench import seed
 
     gunicorn = [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py"]
-    portal = f"http://127.0.0.1:{portal_port}"
-    targets = {
-        "bare Flask /ping (baseline)": f"http://127.0.0.1:{bare_port}/ping",
-        # The portal's own floor: its hooks (request id, access line, metrics, limiter, headers)
-        # around a view that reads nothing.
-        "portal /healthz (no database, no limit)": f"{portal}/healthz",
-        "verification page /v/<code>": f"{portal}/v/{code}",
-        "verify API /api/v1/verify/<code>": f"{portal}/api/v1/verify/{code}",
-    }
     pdf = (tmp / "issued.pdf").read_bytes()
     post_file = file_check_script(tmp, pdf)
     sizes = sorted(int(size) for size in args.sizes.split(",") if size.strip())
-    database_url = env["DATABASE_URL"]
-    with (
-        process([*gunicorn, "wsgi:app"], {**env, "BIND": f"127.0.0.1:{portal_port}"}, tmp / "portal.log"),
-        process(
-            [*gunicorn, "bench.bare_app:app"], {**env, "BIND": f"127.0.0.1:{bare_port}"}, tmp / "bare.log"
-        ),
-    ):
+    with ExitStack() as stack:
+        # One copy of the database per size, each filled to its size and served by its own
+        # portal, so that the sizes can be measured in alternating rounds like the endpoints
+        # below (on a shared machine, one size after the other measures the neighbours).
+        portals: dict[int, tuple[str, str]] = {}  # size → (database URL, portal address)
+        seeded_in: dict[int, float] = {}
+        for size in sizes:
+            url = stack.enter_context(database_copy(env["DATABASE_URL"], f"s{size}"))
+            started = time.perf_counter()
+            have = seed.grow_to(url, size, real_code=code)
+            seeded_in[have] = time.perf_counter() - started
+            port = portal_port if size == sizes[-1] else free_port()
+            portals[have] = (url, f"http://127.0.0.1:{port}")
+        if not portals:  # no size table: the web table on the database as issued
+            portals[seed.count(env["DATABASE_URL"])] = (
+                env["DATABASE_URL"],
+                f"http://127.0.0.1:{portal_port}",
+            )
+        for size, (url, address) in portals.items():
+            port = address.rsplit(":", 1)[1]
+            stack.enter_context(
+                process(
+                    [*gunicorn, "wsgi:app"],
+                    # Each portal counts checks under a prefix of its own: it folds into its database.
+                    {
+                        **env,
+                        "DATABASE_URL": url,
+                        "BIND": f"127.0.0.1:{port}",
+                        "CHECK_COUNTS_PREFIX": f"{env['CHECK_COUNTS_PREFIX']}-{size}",
+                    },
+                    tmp / f"portal-{size}.log",
+                )
+            )
+        stack.enter_context(
+            process(
+                [*gunicorn, "bench.bare_app:app"], {**env, "BIND": f"127.0.0.1:{bare_port}"}, tmp / "bare.log"
+            )
+        )
+        largest = max(portals)
+        database_url, portal = portals[largest]
+        targets = {
+            "bare Flask /ping (baseline)": f"http://127.0.0.1:{bare_port}/ping",
+            # The portal's own floor: its hooks (request id, access line, metrics, limiter, headers)
+            # around a view that reads nothing.
+            "portal /healthz (no database, no limit)": f"{portal}/healthz",
+            "verification page /v/<code>": f"{portal}/v/{code}",
+            "verify API /api/v1/verify/<code>": f"{portal}/api/v1/verify/{code}",
+        }
         for url in targets.values():
             wait_http(url)
             wrk(url, duration=2, connections=args.connections, threads=args.threads)  # warm-up
-        wrk(f"{portal}/api/v1/verify", duration=2, connections=2, threads=1, script=post_file)
+        for _, address in portals.values():
+            wait_http(f"{address}/api/v1/verify/{code}")
+            wrk(f"{address}/api/v1/verify", duration=2, connections=2, threads=1, script=post_file)
 
-        by_size: dict[int, dict[str, dict]] = {}
-        plan_lines: list[str] = []
-        for size in sizes:
-            started = time.perf_counter()
-            have = seed.grow_to(database_url, size, real_code=code)
-            seeded_in = time.perf_counter() - started
-            by_size[have] = {
-                "code": wrk(
-                    f"{portal}/api/v1/verify/{code}",
-                    duration=args.size_duration,
-                    connections=args.size_connections,
-                    threads=args.threads,
-                ),
-                "file": wrk(
-                    f"{portal}/api/v1/verify",
-                    duration=args.size_duration,
-                    connections=args.size_connections,
-                    threads=args.threads,
-                    script=post_file,
-                ),
-            }
-            by_size[have]["seeded_in"] = seeded_in
-            plan_lines = seed.plans(database_url, code=code, sha256=hashlib.sha256(pdf).hexdigest())
+        by_size: dict[int, dict[str, list[dict]]] = {size: {"code": [], "file": []} for size in seeded_in}
+        for _ in range(args.size_rounds if seeded_in else 0):
+            for size in seeded_in:
+                address = portals[size][1]
+                by_size[size]["code"].append(
+                    wrk(
+                        f"{address}/api/v1/verify/{code}",
+                        duration=args.size_duration,
+                        connections=args.size_connections,
+                        threads=args.threads,
+                    )
+                )
+                by_size[size]["file"].append(
+                    wrk(
+                        f"{address}/api/v1/verify",
+                        duration=args.size_duration,
+                        connections=args.size_connections,
+                        threads=args.threads,
+                        script=post_file,
+                    )
+                )
+        plan_lines = seed.plans(database_url, code=code, sha256=hashlib.sha256(pdf).hexdigest())
 
         results: dict[str, list[dict]] = {name: [] for name in targets}
         for _ in range(args.rounds):
@@ -313,7 +367,10 @@ def web(args, env: dict, tmp: Path, portal_port: int, bare_port: int, code: str)
                 results[name].append(
                     wrk(url, duration=args.duration, connections=args.connections, threads=args.threads)
                 )
-    rows = seed.count(database_url)
+        report_web(args, results, by_size, seeded_in, plan_lines, seed.count(database_url))
+
+
+def report_web(args, results, by_size, seeded_in, plan_lines, rows) -> None:
     base = statistics.mean(r["rps"] for r in results["bare Flask /ping (baseline)"])
     print(f"\n| endpoint ({rows:,} certificates, -c{args.connections}) ", end="")
     print("| req/s | × bare | p50 ms | p99 ms | non-2xx |")
@@ -332,18 +389,27 @@ def web(args, env: dict, tmp: Path, portal_port: int, bare_port: int, code: str)
                 print(f"  {name}: {r['errors']}")
     flat = {}
     if by_size:
-        print(f"\n| certificates (-c{args.size_connections}) | seeded in s ", end="")
+        print(
+            f"\n| certificates (-c{args.size_connections}, {args.size_rounds} rounds) | seeded in s ", end=""
+        )
         print("| by code p50 ms | p99 ms | by file p50 ms | p99 ms | non-2xx |")
         print("|---:|---:|---:|---:|---:|---:|---:|")
-        for size, measured in by_size.items():
-            c, f = measured["code"], measured["file"]
+        means = {
+            size: {
+                check: {pct: statistics.mean(r[pct] for r in runs) for pct in ("p50", "p99")}
+                for check, runs in measured.items()
+            }
+            for size, measured in by_size.items()
+        }
+        for size, m in means.items():
+            non2xx = sum(r["non2xx"] for runs in by_size[size].values() for r in runs)
             print(
-                f"| {size:,} | {measured['seeded_in']:.1f} | {c['p50']:.1f} | {c['p99']:.1f} "
-                f"| {f['p50']:.1f} | {f['p99']:.1f} | {c['non2xx'] + f['non2xx']} |"
+                f"| {size:,} | {seeded_in[size]:.1f} | {m['code']['p50']:.1f} | {m['code']['p99']:.1f} "
+                f"| {m['file']['p50']:.1f} | {m['file']['p99']:.1f} | {non2xx} |"
             )
         for line in plan_lines:
             print(f"  plan at {max(by_size):,}: {line}")
-        small, large = by_size[min(by_size)], by_size[max(by_size)]
+        small, large = means[min(means)], means[max(means)]
         for check in ("code", "file"):
             for pct in ("p50", "p99"):
                 flat[f"check by {check} {pct}"] = large[check][pct] / small[check][pct]
