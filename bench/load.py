@@ -12,7 +12,7 @@ What runs, all on this machine, in one run so that the ratios mean something on 
       issued certificate among them), each served by its own portal; `wrk` measures
       check-by-code (`/api/v1/verify/<code>`) and check-by-file (`POST /api/v1/verify` with the
       issued PDF), p50/p99 at --size-connections, the sizes alternating for --size-rounds
-      rounds (means printed). The query plans of both lookups are printed too.
+      rounds (medians printed). The query plans of both lookups are printed too.
    b. At the largest size, `wrk` sends load for a fixed time to each in turn, --rounds times,
       alternating: the bare endpoint, the portal's /healthz (its per-request floor), the
       verification page `/v/<code>` and the API `/api/v1/verify/<code>`, at --connections.
@@ -396,7 +396,8 @@ def report_web(args, results, by_size, seeded_in, plan_lines, rows) -> None:
         print("|---:|---:|---:|---:|---:|---:|---:|")
         means = {
             size: {
-                check: {pct: statistics.mean(r[pct] for r in runs) for pct in ("p50", "p99")}
+                # The median round: one round disturbed by a neighbour on the machine does not count.
+                check: {pct: statistics.median(r[pct] for r in runs) for pct in ("p50", "p99")}
                 for check, runs in measured.items()
             }
             for size, measured in by_size.items()
