@@ -25,7 +25,9 @@ class Config:
     ENV_NAME = "base"
     SECRET_KEY = _env("PORTAL_SECRET_KEY", _DEV_SECRET)
     SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL")  # filled in by create_app when unset
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    #: No ``pool_pre_ping`` (a round trip per request): portal.extensions.init_database pings a
+    #: pooled connection only when it has been idle a while.
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     REDIS_URL = _env("REDIS_URL")
     #: Background issuance (RQ; only with REDIS_URL). Prefix of the queue names (tests isolate by it).
     RQ_QUEUE_PREFIX = _env("RQ_QUEUE_PREFIX", "")

@@ -50,11 +50,6 @@ def init_database(app: Flask) -> None:
     pinged, and a dead one is replaced before the request sees it. A connection that breaks
     while busy is handled as before: the request gets a 503 and the pool starts afresh.
     """
-    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
-    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
-        **app.config["SQLALCHEMY_ENGINE_OPTIONS"],
-        "pool_pre_ping": False,
-    }
     db.init_app(app)
     with app.app_context():
         for engine in db.engines.values():
