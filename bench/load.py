@@ -5,11 +5,20 @@
 What runs, all on this machine, in one run so that the ratios mean something on a noisy machine:
 
 1. Web: gunicorn with gunicorn.conf.py (WEB_CONCURRENCY, GUNICORN_THREADS from the environment)
-   serves the portal (PORTAL_ENV=production, PostgreSQL, Redis-backed rate limits) and, on the same
-   settings, a bare Flask endpoint (bench/bare_app.py). `wrk` (Debian's package) sends load for a
-   fixed time to each in turn, twice, alternating: the bare endpoint, the verification page
-   `/v/<code>` and the API `/api/v1/verify/<code>`. Printed: requests per second, latency p50/p99,
-   and each endpoint's throughput as a fraction of the bare endpoint's.
+   serves the portal (PORTAL_ENV=production, PostgreSQL, Redis-backed rate limits and check
+   counts) and, on the same settings, a bare Flask endpoint (bench/bare_app.py).
+   a. Flat with size: a copy of the database per size in --sizes (10,000, 100,000 and 1,000,000
+      certificates by default; generated rows in one INSERT … SELECT generate_series, the real
+      issued certificate among them), each served by its own portal; `wrk` measures
+      check-by-code (`/api/v1/verify/<code>`) and check-by-file (`POST /api/v1/verify` with the
+      issued PDF), p50/p99 at --size-connections, the sizes alternating for --size-rounds
+      rounds (medians printed). The query plans of both lookups are printed too.
+   b. At the largest size, `wrk` sends load for a fixed time to each in turn, --rounds times,
+      alternating: the bare endpoint, the portal's /healthz (its per-request floor), the
+      verification page `/v/<code>` and the API `/api/v1/verify/<code>`, at --connections.
+      Printed: requests per second, latency p50/p99, and each endpoint's throughput as a
+      fraction of the bare endpoint's.
+   Then each target (issue 10) is printed as met or not met.
 2. Issuance: N requests are queued in Redis, then the time until all are ready is measured with
    1 and then 2 RQ workers (`python -m portal.jobs.worker`, warmed up before the clock starts).
 
@@ -80,6 +89,24 @@ def database():
 
 
 @contextmanager
+def database_copy(url: str, label: str):
+    """A copy of the database at ``url`` (CREATE DATABASE … TEMPLATE), dropped afterwards."""
+    import sqlalchemy as sa
+
+    template = url.rsplit("/", 1)[1]
+    name = f"{template}_{label}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    try:
+        yield url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@contextmanager
 def process(args: list[str], env: dict, log: Path):
     with log.open("ab") as out:
         proc = subprocess.Popen(
@@ -105,9 +132,10 @@ def _ms(text: str) -> float:
     return float(value) * _UNITS[unit]
 
 
-def wrk(url: str, *, duration: int, connections: int, threads: int) -> dict:
+def wrk(url: str, *, duration: int, connections: int, threads: int, script: Path | None = None) -> dict:
+    extra = ["-s", str(script)] if script else []
     out = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", url],
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", *extra, url],
         capture_output=True,
         text=True,
         check=True,
@@ -133,6 +161,17 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--jobs", type=int, default=40, help="certificates per issuance run")
+    parser.add_argument(
+        "--sizes",
+        default="10000,100000,1000000",
+        help="certificate counts to measure checks at, comma-separated ('' to skip; the web table "
+        "is measured at the largest)",
+    )
+    parser.add_argument("--size-duration", type=int, default=5, help="seconds of load per size and check")
+    parser.add_argument(
+        "--size-connections", type=int, default=2, help="wrk connections for the size table (latency)"
+    )
+    parser.add_argument("--size-rounds", type=int, default=3, help="alternating rounds of the size table")
     parser.add_argument("--skip-web", action="store_true")
     parser.add_argument("--skip-issuance", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the logs and files (path printed)")
@@ -157,6 +196,7 @@ def main() -> None:
             "REDIS_URL": REDIS_URL,
             "RQ_QUEUE_PREFIX": f"bench-{uuid.uuid4().hex[:6]}-",
             "RATELIMIT_KEY_PREFIX": f"bench-limits-{uuid.uuid4().hex[:6]}",
+            "CHECK_COUNTS_PREFIX": f"bench-checks-{uuid.uuid4().hex[:6]}",
             # The limiter still counts every request in Redis, but never says no to the load generator.
             "RATELIMIT_VERIFY": "10000000/minute",
             "PORTAL_SECRET_KEY": uuid.uuid4().hex,
@@ -173,7 +213,7 @@ def main() -> None:
         flask = [str(BIN / "flask"), "--app", "wsgi"]
         subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
         issued = subprocess.run(
-            [*flask, "portal", "issue", "dlt", "driving-licence", "--pid", PID],
+            [*flask, "portal", "issue", "dlt", "driving-licence", "--pid", PID, "--out", tmp / "issued.pdf"],
             cwd=ROOT,
             env=env,
             check=True,
@@ -198,40 +238,200 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+#: Issue 10's targets for the web part.
+TARGET_API = 0.5
+TARGET_PAGE = 0.35
+TARGET_P99_MS = 50.0
+TARGET_FLAT = 1.2
+
+_POST_FILE_LUA = """
+local f = assert(io.open("{body}", "rb"))
+wrk.method = "POST"
+wrk.body = f:read("*a")
+f:close()
+wrk.headers["Content-Type"] = "multipart/form-data; boundary={boundary}"
+"""
+
+
+def file_check_script(tmp: Path, pdf: bytes) -> Path:
+    """A wrk script that POSTs ``pdf`` as the multipart field ``file`` (the API's file check)."""
+    boundary = uuid.uuid4().hex
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="issued.pdf"\r\n'
+            "Content-Type: application/pdf\r\n\r\n"
+        ).encode()
+        + pdf
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    (tmp / "file-check.body").write_bytes(body)
+    script = tmp / "file-check.lua"
+    script.write_text(_POST_FILE_LUA.format(body=tmp / "file-check.body", boundary=boundary))
+    return script
+
+
+def met(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
 def web(args, env: dict, tmp: Path, portal_port: int, bare_port: int, code: str) -> None:
+    import hashlib
+
+    from bench import seed
+
     gunicorn = [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py"]
-    targets = {
-        "bare Flask /ping (baseline)": f"http://127.0.0.1:{bare_port}/ping",
-        "verification page /v/<code>": f"http://127.0.0.1:{portal_port}/v/{code}",
-        "verify API /api/v1/verify/<code>": f"http://127.0.0.1:{portal_port}/api/v1/verify/{code}",
-    }
-    with (
-        process([*gunicorn, "wsgi:app"], {**env, "BIND": f"127.0.0.1:{portal_port}"}, tmp / "portal.log"),
-        process(
-            [*gunicorn, "bench.bare_app:app"], {**env, "BIND": f"127.0.0.1:{bare_port}"}, tmp / "bare.log"
-        ),
-    ):
+    pdf = (tmp / "issued.pdf").read_bytes()
+    post_file = file_check_script(tmp, pdf)
+    sizes = sorted(int(size) for size in args.sizes.split(",") if size.strip())
+    with ExitStack() as stack:
+        # One copy of the database per size, each filled to its size and served by its own
+        # portal, so that the sizes can be measured in alternating rounds like the endpoints
+        # below (on a shared machine, one size after the other measures the neighbours).
+        portals: dict[int, tuple[str, str]] = {}  # size → (database URL, portal address)
+        seeded_in: dict[int, float] = {}
+        for size in sizes:
+            url = stack.enter_context(database_copy(env["DATABASE_URL"], f"s{size}"))
+            started = time.perf_counter()
+            have = seed.grow_to(url, size, real_code=code)
+            seeded_in[have] = time.perf_counter() - started
+            port = portal_port if size == sizes[-1] else free_port()
+            portals[have] = (url, f"http://127.0.0.1:{port}")
+        if not portals:  # no size table: the web table on the database as issued
+            portals[seed.count(env["DATABASE_URL"])] = (
+                env["DATABASE_URL"],
+                f"http://127.0.0.1:{portal_port}",
+            )
+        for size, (url, address) in portals.items():
+            port = address.rsplit(":", 1)[1]
+            stack.enter_context(
+                process(
+                    [*gunicorn, "wsgi:app"],
+                    # Each portal counts checks under a prefix of its own: it folds into its database.
+                    {
+                        **env,
+                        "DATABASE_URL": url,
+                        "BIND": f"127.0.0.1:{port}",
+                        "CHECK_COUNTS_PREFIX": f"{env['CHECK_COUNTS_PREFIX']}-{size}",
+                    },
+                    tmp / f"portal-{size}.log",
+                )
+            )
+        stack.enter_context(
+            process(
+                [*gunicorn, "bench.bare_app:app"], {**env, "BIND": f"127.0.0.1:{bare_port}"}, tmp / "bare.log"
+            )
+        )
+        largest = max(portals)
+        database_url, portal = portals[largest]
+        targets = {
+            "bare Flask /ping (baseline)": f"http://127.0.0.1:{bare_port}/ping",
+            # The portal's own floor: its hooks (request id, access line, metrics, limiter, headers)
+            # around a view that reads nothing.
+            "portal /healthz (no database, no limit)": f"{portal}/healthz",
+            "verification page /v/<code>": f"{portal}/v/{code}",
+            "verify API /api/v1/verify/<code>": f"{portal}/api/v1/verify/{code}",
+        }
         for url in targets.values():
             wait_http(url)
             wrk(url, duration=2, connections=args.connections, threads=args.threads)  # warm-up
+        for _, address in portals.values():
+            wait_http(f"{address}/api/v1/verify/{code}")
+            wrk(f"{address}/api/v1/verify", duration=2, connections=2, threads=1, script=post_file)
+
+        by_size: dict[int, dict[str, list[dict]]] = {size: {"code": [], "file": []} for size in seeded_in}
+        for _ in range(args.size_rounds if seeded_in else 0):
+            for size in seeded_in:
+                address = portals[size][1]
+                by_size[size]["code"].append(
+                    wrk(
+                        f"{address}/api/v1/verify/{code}",
+                        duration=args.size_duration,
+                        connections=args.size_connections,
+                        threads=args.threads,
+                    )
+                )
+                by_size[size]["file"].append(
+                    wrk(
+                        f"{address}/api/v1/verify",
+                        duration=args.size_duration,
+                        connections=args.size_connections,
+                        threads=args.threads,
+                        script=post_file,
+                    )
+                )
+        plan_lines = seed.plans(database_url, code=code, sha256=hashlib.sha256(pdf).hexdigest())
+
         results: dict[str, list[dict]] = {name: [] for name in targets}
         for _ in range(args.rounds):
             for name, url in targets.items():
                 results[name].append(
                     wrk(url, duration=args.duration, connections=args.connections, threads=args.threads)
                 )
+        report_web(args, results, by_size, seeded_in, plan_lines, seed.count(database_url))
+
+
+def report_web(args, results, by_size, seeded_in, plan_lines, rows) -> None:
     base = statistics.mean(r["rps"] for r in results["bare Flask /ping (baseline)"])
-    print("\n| endpoint | req/s | × bare | p50 ms | p99 ms | non-2xx |")
+    print(f"\n| endpoint ({rows:,} certificates, -c{args.connections}) ", end="")
+    print("| req/s | × bare | p50 ms | p99 ms | non-2xx |")
     print("|---|---:|---:|---:|---:|---:|")
+    summary = {}
     for name, runs in results.items():
         rps = statistics.mean(r["rps"] for r in runs)
+        p99 = statistics.mean(r["p99"] for r in runs)
+        summary[name] = (rps / base, p99)
         print(
             f"| {name} | {rps:.0f} | {rps / base:.2f} | {statistics.mean(r['p50'] for r in runs):.1f} "
-            f"| {statistics.mean(r['p99'] for r in runs):.1f} | {sum(r['non2xx'] for r in runs)} |"
+            f"| {p99:.1f} | {sum(r['non2xx'] for r in runs)} |"
         )
         for r in runs:
             if r["errors"]:
                 print(f"  {name}: {r['errors']}")
+    flat = {}
+    if by_size:
+        print(
+            f"\n| certificates (-c{args.size_connections}, {args.size_rounds} rounds) | seeded in s ", end=""
+        )
+        print("| by code p50 ms | p99 ms | by file p50 ms | p99 ms | non-2xx |")
+        print("|---:|---:|---:|---:|---:|---:|---:|")
+        means = {
+            size: {
+                # The median round: one round disturbed by a neighbour on the machine does not count.
+                check: {pct: statistics.median(r[pct] for r in runs) for pct in ("p50", "p99")}
+                for check, runs in measured.items()
+            }
+            for size, measured in by_size.items()
+        }
+        for size, m in means.items():
+            non2xx = sum(r["non2xx"] for runs in by_size[size].values() for r in runs)
+            print(
+                f"| {size:,} | {seeded_in[size]:.1f} | {m['code']['p50']:.1f} | {m['code']['p99']:.1f} "
+                f"| {m['file']['p50']:.1f} | {m['file']['p99']:.1f} | {non2xx} |"
+            )
+        for line in plan_lines:
+            print(f"  plan at {max(by_size):,}: {line}")
+        small, large = means[min(means)], means[max(means)]
+        for check in ("code", "file"):
+            for pct in ("p50", "p99"):
+                flat[f"check by {check} {pct}"] = large[check][pct] / small[check][pct]
+
+    api_ratio, api_p99 = summary["verify API /api/v1/verify/<code>"]
+    page_ratio, page_p99 = summary["verification page /v/<code>"]
+    print("\n| target | measured | |")
+    print("|---|---:|---|")
+    c = f"-c{args.connections}"
+    checks = [
+        (f"verify API ≥ {TARGET_API}× bare", f"{api_ratio:.2f}×", api_ratio >= TARGET_API),
+        (f"verification page ≥ {TARGET_PAGE}× bare", f"{page_ratio:.2f}×", page_ratio >= TARGET_PAGE),
+        (f"verify API p99 < {TARGET_P99_MS:.0f} ms at {c}", f"{api_p99:.1f} ms", api_p99 < TARGET_P99_MS),
+        (f"page p99 < {TARGET_P99_MS:.0f} ms at {c}", f"{page_p99:.1f} ms", page_p99 < TARGET_P99_MS),
+    ]
+    for what, measured, ok in checks:
+        print(f"| {what} | {measured} | {met(ok)} |")
+    if flat:
+        span = f"{min(by_size):,} → {max(by_size):,}"
+        for what, ratio in flat.items():
+            print(f"| {what} ≤ {TARGET_FLAT}× from {span} | {ratio:.2f}× | {met(ratio <= TARGET_FLAT)} |")
 
 
 def issuance(args, env: dict, tmp: Path) -> None:

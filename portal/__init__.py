@@ -39,7 +39,7 @@ def create_app(config_name: str | None = None, overrides: Mapping[str, Any] | No
     from portal.rendering import register_filters
     from portal.views import register_views
 
-    extensions.db.init_app(app)
+    extensions.init_database(app)  # the pool pings idle connections only
     extensions.migrate.init_app(app, extensions.db, directory=str(ROOT / "migrations"))
     extensions.csrf.init_app(app)
     from portal.logs import init_request_logging

@@ -25,7 +25,9 @@ class Config:
     ENV_NAME = "base"
     SECRET_KEY = _env("PORTAL_SECRET_KEY", DEV_SECRET)
     SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL")  # filled in by create_app when unset
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    #: No ``pool_pre_ping`` (a round trip per request): portal.extensions.init_database pings a
+    #: pooled connection only when it has been idle a while.
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     REDIS_URL = _env("REDIS_URL")
     #: Background issuance (RQ; only with REDIS_URL). Prefix of the queue names (tests isolate by it).
     RQ_QUEUE_PREFIX = _env("RQ_QUEUE_PREFIX", "")
@@ -98,7 +100,22 @@ class Config:
     RATELIMIT_KEY_PREFIX = _env("RATELIMIT_KEY_PREFIX", "tra-limits")
     RATELIMIT_VERIFY = _env("RATELIMIT_VERIFY", "120/minute")
     RATELIMIT_LOGIN = _env("RATELIMIT_LOGIN", "30/minute")
-    RATELIMIT_HEADERS_ENABLED = True
+    #: X-RateLimit-* headers cost two more Redis round trips per request (remaining, reset): off.
+    #: A refused request still says when to come back (Retry-After, portal/errors.py).
+    RATELIMIT_HEADERS_ENABLED = False
+    #: Checks of a person's document ("Who read my data") are counted in this Redis and folded
+    #: into the database (portal/services/check_counts.py); unset (the embedded default), or
+    #: while Redis is unreachable, each check is written to the database at once.
+    #: "off": write each check to the database even with Redis.
+    CHECK_COUNTS_REDIS_URL = (
+        None
+        if _env("CHECK_COUNTS_REDIS_URL") == "off"
+        else _env("CHECK_COUNTS_REDIS_URL", _env("REDIS_URL"))
+    )
+    CHECK_COUNTS_PREFIX = _env("CHECK_COUNTS_PREFIX", "tra-checks")
+    #: Each web process folds the counts into the database at most this often (seconds; one
+    #: process at a time), and "Who read my data" folds before it reads.
+    CHECK_COUNTS_FOLD_SECONDS = int(_env("CHECK_COUNTS_FOLD_SECONDS", "30"))
     #: Proxies in front of the portal whose X-Forwarded-For is trusted (0: the socket peer is the client).
     PROXY_FIX_HOPS = int(_env("PROXY_FIX_HOPS", "0"))
     #: Operations: /readyz answers within this many seconds even when a dependency hangs.
@@ -183,6 +200,7 @@ class TestingConfig(DevelopmentConfig):
     TSA_URL = _env("TSA_URL")
     RATELIMIT_ENABLED = False
     RATELIMIT_STORAGE_URI = "memory://"
+    CHECK_COUNTS_REDIS_URL = None  # tests that count in Redis say so
 
 
 class ProductionConfig(Config):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from flask import Flask, current_app
@@ -12,7 +13,7 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, event, exc
 from sqlalchemy.orm import DeclarativeBase
 
 
@@ -35,6 +36,47 @@ migrate = Migrate()
 babel = Babel()
 login_manager = LoginManager()
 csrf = CSRFProtect()
+
+#: A pooled connection idle longer than this (seconds) is pinged before it is handed out.
+IDLE_PING_SECONDS = 1.0
+
+
+def init_database(app: Flask) -> None:
+    """Attach the database, and ping a pooled connection only when it has been idle a while.
+
+    SQLAlchemy's ``pool_pre_ping`` pings on every checkout: one more round trip per request, a
+    fifth of a verification's time under load. A connection back in the pool a moment ago was
+    working a moment ago; one idle for longer (the database may have restarted meanwhile) is
+    pinged, and a dead one is replaced before the request sees it. A connection that breaks
+    while busy is handled as before: the request gets a 503 and the pool starts afresh.
+    """
+    db.init_app(app)
+    with app.app_context():
+        for engine in db.engines.values():
+            _ping_when_idle(engine)
+
+
+def _ping_when_idle(engine) -> None:
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(dbapi_connection, record) -> None:
+        record.info["tra_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection, record, proxy) -> None:
+        idle_since = record.info.get("tra_idle_since")
+        if idle_since is None or time.monotonic() - idle_since < IDLE_PING_SECONDS:
+            return
+        try:
+            alive = dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            if not dialect.is_disconnect(error, dbapi_connection, None):
+                raise
+            alive = False
+        if not alive:
+            raise exc.DisconnectionError("pooled connection is gone; the pool opens a new one")
+
 
 #: Blueprints limited as a whole, with the setting that holds their limit.
 _LIMITED_BLUEPRINTS = {"auth": "RATELIMIT_LOGIN"}

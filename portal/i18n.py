@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, current_app, g, has_request_context, request
-from flask_babel import get_locale
+from flask_babel import get_locale, get_translations
 from jinja2 import pass_context
 from jinja2.runtime import Context
 
@@ -72,12 +72,42 @@ def local_date_short(context: Context, value: Any) -> str:
     return thai_date(value) if _is_thai(context) else english_date_short(value)
 
 
+#: The name under which a render's translations are handed to its templates.
+_TRANSLATIONS = "tra_translations"
+
+
+@pass_context
+def _template_gettext(context, string: str) -> str:
+    """``_()`` in templates: the translations found once per render (Flask-Babel's own finds
+    the locale and the catalogue again on every string: a page has about 40)."""
+    translations = context.get(_TRANSLATIONS) or get_translations()
+    return translations.ugettext(string)
+
+
+@pass_context
+def _template_ngettext(context, singular: str, plural: str, n: int) -> str:
+    translations = context.get(_TRANSLATIONS) or get_translations()
+    return translations.ungettext(singular, plural, n)
+
+
 def init_i18n(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.globals["pick"] = pick
     app.jinja_env.filters.update(
         {"localized": localized, "local_date": local_date, "local_date_short": local_date_short}
     )
+    # Templates imported without context (macro files) fall back to Flask-Babel's lookup.
+    app.jinja_env.install_gettext_callables(
+        gettext=_template_gettext,
+        ngettext=_template_ngettext,
+        newstyle=True,
+        pgettext=lambda c, s: get_translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: get_translations().unpgettext(c, s, p, n),
+    )
+
+    @app.context_processor
+    def _translations():
+        return {_TRANSLATIONS: get_translations()}
 
     @app.context_processor
     def _lang():

@@ -1,7 +1,7 @@
 """Database tables, one module per domain concept (and ``utcnow``, the time their columns default to)."""
 
 from portal.models._types import utcnow
-from portal.models.audit import AccessEvent, AuditEvent
+from portal.models.audit import AccessEvent, AuditEvent, CheckFold
 from portal.models.certificate import Certificate, CertificateStatus, DocumentSequence
 from portal.models.document_request import DocumentRequest, RequestStatus
 from portal.models.signing_key import SigningKey, SigningKeyStatus
@@ -13,6 +13,7 @@ __all__ = [
     "AuditEvent",
     "Certificate",
     "CertificateStatus",
+    "CheckFold",
     "DocumentRequest",
     "DocumentSequence",
     "Identity",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, String
+from sqlalchemy import JSON, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import db
@@ -36,6 +36,20 @@ class AccessEvent(db.Model):
     #: (as the document shows it).
     on_behalf_of: Mapped[str | None] = mapped_column(String(300))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    #: How many reads the row stands for: 1, or for checks counted in Redis and folded into the
+    #: log (portal/services/check_counts.py), that day's checks of the document by one means,
+    #: with ``occurred_at`` the last of them.
+    times: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+
+class CheckFold(db.Model):
+    """One batch of check counts moved from Redis into ``access_events``, written in the same
+    transaction as its rows: a batch found again after a crash is never added twice."""
+
+    __tablename__ = "check_folds"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    folded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class AuditEvent(db.Model):

@@ -2,7 +2,9 @@
 
 Record reads (an agency's record fetched to issue a document) are one entry each. Verifications
 of a document are counted per document per Bangkok calendar day, so that a document a bank
-checks every morning does not bury the reads. Only the logged-in person's own national ID (or,
+checks every morning does not bury the reads. Checks may be counted in Redis first
+(``portal.services.check_counts``): the log folds them in before it reads, and a folded row
+stands for ``times`` checks. Only the logged-in person's own national ID (or,
 for a person without one, their passport) is ever queried: there is no parameter naming whose
 log to show.
 
@@ -27,6 +29,7 @@ from portal.extensions import db
 from portal.issuing import DocumentType
 from portal.models import AccessEvent, Certificate, DocumentRequest, User
 from portal.services import runtime
+from portal.services.check_counts import fold_counts, verification_purpose
 
 __all__ = [
     "AGENCY",
@@ -61,8 +64,8 @@ OTHER_PERSON = "other_person"
 AGENCY = "agency"
 
 #: How portal.services.verification names the way a document was checked (``purpose``).
-_BY_CODE = "verification by code"
-_BY_FILE = "verification by file"
+_BY_CODE = verification_purpose("code")
+_BY_FILE = verification_purpose("file")
 
 #: Longest page number accepted (25 × 10⁹ entries is far beyond any person's log).
 _MAX_PAGE_DIGITS = 9
@@ -192,6 +195,7 @@ def reads_for(user: User, *, page: int = 1, agency: str | None = None, kind: str
     whose = _whose(user)
     if whose is None:
         return AccessLog(identified=False, entries=[])
+    fold_counts()  # checks still counted in Redis join the log first
     agencies = _agencies_for(whose)
     if agency is not None and agency not in {a.id for a in agencies}:
         raise BadInput(_("There is no such agency to choose."), title=_("Unknown agency"))
@@ -255,9 +259,9 @@ def _grouped(conditions):
             day.label("day"),
             func.max(AccessEvent.id).label("last_id"),
             func.max(AccessEvent.occurred_at).label("last_at"),
-            func.count().label("times"),
-            func.sum(case((AccessEvent.purpose == _BY_CODE, 1), else_=0)).label("by_code"),
-            func.sum(case((AccessEvent.purpose == _BY_FILE, 1), else_=0)).label("by_file"),
+            func.sum(AccessEvent.times).label("times"),
+            func.sum(case((AccessEvent.purpose == _BY_CODE, AccessEvent.times), else_=0)).label("by_code"),
+            func.sum(case((AccessEvent.purpose == _BY_FILE, AccessEvent.times), else_=0)).label("by_file"),
         )
         .where(*conditions)
         .group_by(AccessEvent.kind, AccessEvent.agency, AccessEvent.reference, day, own_row)
@@ -299,7 +303,7 @@ def _entries(user: User, rows, agencies: dict[str, Agency]) -> list[AccessEntry]
             entries.append(
                 AccessEntry(
                     **common,
-                    times=row.times,
+                    times=int(row.times),
                     by_code=int(row.by_code or 0),
                     by_file=int(row.by_file or 0),
                     document_title_th=titles[0],

@@ -218,16 +218,19 @@ def _problems():
 
 
 def level_description(level: str | None) -> str:
-    """What a PAdES baseline level means, in a sentence."""
-    return {
-        "B-B": _("PAdES B-B: basic signature, no proof of time"),
-        "B-T": _("PAdES B-T: signature with a timestamp proving when it was made"),
-        "B-LT": _("PAdES B-LT: timestamped, with the certificate status at signing kept in the file"),
-        "B-LTA": _(
-            "PAdES B-LTA: timestamped, with the certificate status kept in the file and an archive "
-            "timestamp, so it can be checked for many years"
-        ),
-    }.get(level or "", _("None"))
+    """What a PAdES baseline level means, in a sentence (only that one is translated)."""
+    return _LEVELS.get(level or "", lambda: _("None"))()
+
+
+_LEVELS = {
+    "B-B": lambda: _("PAdES B-B: basic signature, no proof of time"),
+    "B-T": lambda: _("PAdES B-T: signature with a timestamp proving when it was made"),
+    "B-LT": lambda: _("PAdES B-LT: timestamped, with the certificate status at signing kept in the file"),
+    "B-LTA": lambda: _(
+        "PAdES B-LTA: timestamped, with the certificate status kept in the file and an archive "
+        "timestamp, so it can be checked for many years"
+    ),
+}
 
 
 _CHANGES = {

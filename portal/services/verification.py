@@ -8,16 +8,16 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import Engine, Select, bindparam, exists, select
 
 from portal import clock
 from portal.errors import NotFound
 from portal.extensions import db
-from portal.models import Certificate, CertificateStatus
+from portal.models import Certificate, CertificateStatus, SigningKey
 from portal.services import runtime
-from portal.services.audit import record_access
+from portal.services.check_counts import note_check
 from portal.services.codes import group_code, normalise_code
-from portal.services.keys import SignerFacts, key_agency, signer_facts
+from portal.services.keys import KeyRecord, SignerFacts, key_agency, signer_facts
 from portal.services.report import Outcome, VerificationReport, build_report
 from portal.signing import FileFinding, SignatureCheck, check_pdf_signature
 
@@ -149,10 +149,86 @@ def _status(certificate: Certificate) -> str:
     return "valid"
 
 
-def _facts(certificate: Certificate) -> DocumentFacts:
+#: The lookups a check makes, built once per process (building one costs more than running it).
+_LOOKUPS: dict[str, Select] = {}
+_KEY_COLUMN = "key_"
+#: What a check reads of a certificate and of its key (fewer columns, less work per row).
+_CERTIFICATE_COLUMNS = (
+    "verification_code",
+    "status",
+    "issuer",
+    "document_type",
+    "number",
+    "subject_pid",
+    "holder_kind",
+    "holder_name_th",
+    "holder_name_en",
+    "sha256",
+    "signer_key_id",
+    "signature_level",
+    "issued_at",
+    "expires_at",
+    "revoked_at",
+    "revocation_reason",
+)
+_KEY_COLUMNS = (
+    "id",
+    "key_id",
+    "subject_cn",
+    "not_before",
+    "not_after",
+    "status",
+    "retired_at",
+    "revoked_at",
+    "revocation_reason",
+)
+
+
+def _lookup(column: str) -> Select:
+    """SELECT the certificate whose ``column`` is ``:value``, its signing key's row (columns
+    prefixed ``key_``; NULL without one) and whether its agency has key rows at all: everything
+    a check reads, in one statement. Plain rows, not ORM objects: a check changes nothing."""
+    statement = _LOOKUPS.get(column)
+    if statement is None:
+        certificates, keys = Certificate.__table__, SigningKey.__table__
+        others = keys.alias("agency_keys")
+        agency_has_keys = exists().where(others.c.agency == certificates.c.issuer)
+        statement = _LOOKUPS[column] = (
+            select(
+                *(certificates.c[name] for name in _CERTIFICATE_COLUMNS),
+                *(keys.c[name].label(_KEY_COLUMN + name) for name in _KEY_COLUMNS),
+                agency_has_keys.label("agency_has_keys"),
+            )
+            .select_from(certificates.outerjoin(keys, keys.c.key_id == certificates.c.signer_key_id))
+            .where(certificates.c[column] == bindparam("value"))
+        )
+    return statement
+
+
+def _with_key(column: str, value: str) -> tuple[Certificate, KeyRecord] | None:
+    """The certificate whose ``column`` is ``value`` and its signing key's record, in one query.
+
+    Nothing of it outlives the request: a revocation (of the document or of its key) shows on
+    the very next check. The certificate is the row itself (same attribute names, read-only).
+    """
+    session = db.session()
+    if isinstance(session.get_bind(), Engine) and not session.in_transaction():
+        # One statement needs no transaction: no BEGIN before it, no ROLLBACK after the request.
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    row = session.execute(_lookup(column), {"value": value}).first()
+    if row is None:
+        return None
+    values = row._mapping
+    key = None
+    if values[_KEY_COLUMN + "id"] is not None:
+        key = SigningKey(**{name: values[_KEY_COLUMN + name] for name in _KEY_COLUMNS})
+    return row, KeyRecord(key, bool(values["agency_has_keys"]) or key is not None)  # type: ignore[return-value]
+
+
+def _facts(certificate: Certificate, key: KeyRecord) -> DocumentFacts:
     issuer = runtime.issuers().get(certificate.issuer)
     doc_type = issuer.document_type(certificate.document_type) if issuer else None
-    signer = signer_facts(certificate.issuer, certificate.signer_key_id, certificate.issued_at)
+    signer = signer_facts(certificate.issuer, certificate.signer_key_id, certificate.issued_at, key)
     status, revoked_at = _status(certificate), certificate.revoked_at
     company = certificate.holder_kind == "company"
     if signer.signed_after_revocation and status == "valid":
@@ -185,15 +261,12 @@ def _facts(certificate: Certificate) -> DocumentFacts:
 def _note_verified(certificate: Certificate, how: str) -> None:
     if certificate.subject_pid is None:
         return  # a company's document: there is no person's log to show the check in
-    record_access(
+    note_check(
         subject_pid=certificate.subject_pid,
-        kind="document_verified",
         agency=certificate.issuer,
         reference=certificate.number,
-        purpose=f"verification by {how}",
-        request_id=None,
+        how=how,
     )
-    db.session.commit()
 
 
 def lookup_code(text: str) -> DocumentFacts:
@@ -207,8 +280,8 @@ def lookup_code(text: str) -> DocumentFacts:
             ),
             title=_("Verification code not recognised"),
         )
-    certificate = db.session.scalar(select(Certificate).where(Certificate.verification_code == code))
-    if certificate is None:
+    found = _with_key("verification_code", code)
+    if found is None:
         raise NotFound(
             _(
                 "No document with this verification code was issued here. Check the code "
@@ -216,7 +289,8 @@ def lookup_code(text: str) -> DocumentFacts:
             ),
             title=_("No document with this code"),
         )
-    facts = _facts(certificate)
+    certificate, key = found
+    facts = _facts(certificate, key)
     _note_verified(certificate, "code")
     return facts
 
@@ -240,11 +314,11 @@ def check_file(data: bytes) -> FileVerdict:
     """Validate a file's signature against our roots, ask our key register about the key and,
     if the file is intact, match it to our records; the report says all of it."""
     check = check_pdf_signature(data, runtime.trust_roots())
-    certificate = None
-    if check.finding is FileFinding.INTACT:
-        certificate = db.session.scalar(select(Certificate).where(Certificate.sha256 == check.sha256))
-    facts = _facts(certificate) if certificate is not None else None
-    signer, agency = _key_facts(check, certificate)
+    found = _with_key("sha256", check.sha256) if check.finding is FileFinding.INTACT else None
+    certificate, key = found if found is not None else (None, None)
+    facts = _facts(certificate, key) if certificate is not None else None
+    # The key register is read once: the record's key is the file's key when the file is ours.
+    signer, agency = _key_facts(check, certificate, key)
     report = build_report(check, signer=signer, agency=agency, record=facts)
     verdict = _VERDICTS[report.outcome]
     log.info("file check: %s/%s (%s)", verdict.value, report.outcome.value, check.detail)
@@ -254,16 +328,22 @@ def check_file(data: bytes) -> FileVerdict:
 
 
 def _key_facts(
-    check: SignatureCheck, certificate: Certificate | None
+    check: SignatureCheck, certificate: Certificate | None, key: KeyRecord | None
 ) -> tuple[SignerFacts | None, tuple[str, str, str] | None]:
-    """Our key register's facts about the key that signed, and that key's agency (id, th, en)."""
+    """Our key register's facts about the key that signed, and that key's agency (id, th, en).
+
+    ``key`` is the register's record of the certificate's key, read with the certificate; it is
+    used when the file was signed by that key, so the register is not asked twice.
+    """
     if check.signer_key_id is None:
         return None, None
+    if key is not None and certificate is not None and certificate.signer_key_id != check.signer_key_id:
+        key = None
     agency_id = certificate.issuer if certificate is not None else key_agency(check.signer_key_id)
     if agency_id is None:
         return None, None
     signed_at = check.timestamp_time or (certificate.issued_at if certificate else None) or check.signing_time
-    signer = signer_facts(agency_id, check.signer_key_id, signed_at or clock.now())
+    signer = signer_facts(agency_id, check.signer_key_id, signed_at or clock.now(), key)
     issuer = runtime.issuers().get(agency_id)
     names = (agency_id, issuer.name_th, issuer.name_en) if issuer else (agency_id, agency_id, agency_id)
     return signer, names

@@ -32,9 +32,10 @@ from .lifecycle import make_current, retire_key, revoke_key
 from .register import MIN_PREFIX as MIN_PREFIX
 from .register import KeyRow, find_key, list_keys
 from .ring import RotatingKeyRing, SigningKeyUnusable, key_ring
-from .signers import SignerFacts, key_agency, signer_facts
+from .signers import KeyRecord, SignerFacts, key_agency, signer_facts
 
 __all__ = [
+    "KeyRecord",
     "KeyRow",
     "RotatingKeyRing",
     "SignerFacts",

@@ -23,7 +23,27 @@ from portal.signing.keys import certificate_common_name
 
 from .configured import configured_certificate, configured_specs, validity_of
 
-__all__ = ["SignerFacts", "key_agency", "signer_facts"]
+__all__ = ["KeyRecord", "SignerFacts", "key_agency", "key_record", "signer_facts"]
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """What the key register holds about one key, read once per check (never cached longer:
+    a key revoked a moment ago must show on the next check)."""
+
+    row: SigningKey | None
+    """The key's row, if the register has one."""
+    agency_has_keys: bool
+    """The agency has rows at all (else its configured key speaks for it)."""
+
+
+def key_record(agency: str, key_id: str) -> KeyRecord:
+    """The register's record of ``key_id`` (of ``agency``), from the table."""
+    row = db.session.scalar(select(SigningKey).where(SigningKey.key_id == key_id))
+    if row is not None:
+        return KeyRecord(row, True)
+    has_rows = db.session.scalar(select(SigningKey.id).where(SigningKey.agency == agency).limit(1))
+    return KeyRecord(None, has_rows is not None)
 
 
 @dataclass(frozen=True)
@@ -72,10 +92,15 @@ class SignerFacts:
         }
 
 
-def signer_facts(agency: str, key_id: str, signed_at: datetime) -> SignerFacts:
-    """What the table (or, for an agency without rows, its configured key) says about ``key_id``."""
+def signer_facts(
+    agency: str, key_id: str, signed_at: datetime, record: KeyRecord | None = None
+) -> SignerFacts:
+    """What the table (or, for an agency without rows, its configured key) says about ``key_id``.
 
-    row = db.session.scalar(select(SigningKey).where(SigningKey.key_id == key_id))
+    ``record`` is the register's record when the caller read it already (with the document).
+    """
+    record = record if record is not None else key_record(agency, key_id)
+    row = record.row
     if row is not None:
         after = row.revoked_at is not None and signed_at >= row.revoked_at
         return SignerFacts(
@@ -89,19 +114,35 @@ def signer_facts(agency: str, key_id: str, signed_at: datetime) -> SignerFacts:
             revocation_reason=row.revocation_reason,
             signed_after_revocation=row.status == SigningKeyStatus.REVOKED and after,
         )
-    has_rows = db.session.scalar(select(SigningKey.id).where(SigningKey.agency == agency).limit(1))
-    spec = None if has_rows is not None else configured_specs(strict=False).get(agency)
-    certificate = configured_certificate(spec) if spec is not None else None
-    if certificate is not None and certificate_key_id(certificate) == key_id:
-        not_before, not_after = validity_of(certificate)
+    spec = None if record.agency_has_keys else configured_specs(strict=False).get(agency)
+    configured = _configured_facts(spec) if spec is not None and spec.cert is not None else None
+    if configured is not None and configured[0] == key_id:
+        _, common_name, not_before, not_after = configured
         return SignerFacts(
             key_id=key_id,
-            common_name=certificate_common_name(certificate),
+            common_name=common_name,
             not_before=not_before,
             not_after=not_after,
             state=SigningKeyStatus.CURRENT.value,
         )
     return SignerFacts(key_id=key_id, common_name=None, not_before=None, not_after=None, state="unknown")
+
+
+#: Facts of each configured certificate file, by path: worked out once per process, like the
+#: certificate itself (parsing it again cost a check about 0.1 ms).
+_CONFIGURED_FACTS: dict[str, tuple[str, str, datetime, datetime] | None] = {}
+
+
+def _configured_facts(spec) -> tuple[str, str, datetime, datetime] | None:
+    """(key id, common name, not before, not after) of the configured key's certificate."""
+    path = str(spec.cert)
+    if path not in _CONFIGURED_FACTS:
+        certificate = configured_certificate(spec)
+        _CONFIGURED_FACTS[path] = None
+        if certificate is not None:
+            name = certificate_common_name(certificate)
+            _CONFIGURED_FACTS[path] = (certificate_key_id(certificate), name, *validity_of(certificate))
+    return _CONFIGURED_FACTS[path]
 
 
 def key_agency(key_id: str) -> str | None:
