@@ -29,6 +29,7 @@ sample DLT registry runs in this process on loopback.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import re
 import shutil
@@ -73,13 +74,14 @@ def wait_http(url: str, timeout: float = 30.0) -> None:
 
 
 @contextmanager
-def database():
+def _new_database(name: str, template: str | None = None):
+    """Create database ``name`` (a copy of ``template`` if given); yield its URL; drop it afterwards."""
     import sqlalchemy as sa
 
-    name = f"tra_bench_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    copy_of = f' TEMPLATE "{template}"' if template else ""
     with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"{copy_of}'))
     try:
         yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     finally:
@@ -88,22 +90,15 @@ def database():
         admin.dispose()
 
 
-@contextmanager
+def database():
+    """A fresh empty database for this run, dropped afterwards."""
+    return _new_database(f"tra_bench_{uuid.uuid4().hex[:8]}")
+
+
 def database_copy(url: str, label: str):
     """A copy of the database at ``url`` (CREATE DATABASE … TEMPLATE), dropped afterwards."""
-    import sqlalchemy as sa
-
     template = url.rsplit("/", 1)[1]
-    name = f"{template}_{label}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    try:
-        yield url.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    return _new_database(f"{template}_{label}", template)
 
 
 @contextmanager
@@ -185,6 +180,9 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="tra-load-"))
     registry = make_server("127.0.0.1", 0, create_registry_app(), threaded=True)
+    # The registry answers every fetch of the issuance runs from this process: an access line per
+    # fetch (twice, once the app's JSON logging is set up) took CPU from the workers being measured.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     threading.Thread(target=registry.serve_forever, daemon=True).start()
     portal_port, bare_port = free_port(), free_port()
 
