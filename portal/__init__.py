@@ -26,6 +26,9 @@ def create_app(config_name: str | None = None, overrides: Mapping[str, Any] | No
         static_folder=str(ROOT / "static"),
         instance_path=str(ROOT / "instance"),
     )
+    from portal.sessions import SessionInterface
+
+    app.session_interface = SessionInterface()
     app.config.from_object(config_class(config_name))
     if overrides:
         app.config.update(overrides)

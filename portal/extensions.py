@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request
+from flask.globals import request_ctx
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -124,5 +126,57 @@ def init_limiter(app: Flask) -> Limiter | None:
         if name in app.blueprints:
             app_limiter.limit(_limit_from(setting))(app.blueprints[name])
     app_limiter.init_app(app)
+    _only_where_limited(app, app_limiter)
     app.extensions["tra.limiter"] = app_limiter
     return app_limiter
+
+
+#: Settings that would give Flask-Limiter limits on every route (none set here).
+_LIMITS_ON_EVERY_ROUTE = ("RATELIMIT_DEFAULT", "RATELIMIT_APPLICATION", "RATELIMIT_META")
+
+
+def _only_where_limited(app: Flask, limiter: Limiter) -> None:
+    """Run Flask-Limiter's per-request hooks only for requests that a limit can apply to.
+
+    Flask-Limiter hooks every request: before it, a pass that looks for default, application and
+    blueprint limits (view lookups, exemption scopes, a context object); after it, a pass for its
+    headers and conditional deductions; at teardown, a reset. Measured on ``/healthz`` that was
+    about a third of the portal's own per-request CPU, for requests no limit covers. With no
+    default, application or meta limits, the first pass can only find the login blueprint's
+    limit (the marked views check theirs when they run, in the wrapper ``limit`` put around
+    them), and the after and teardown passes have nothing to do for a request the limiter never
+    looked at. So: the first pass runs for the limited blueprints' endpoints, the other two for
+    requests the limiter looked at. Limits and 429s are Flask-Limiter's, unchanged.
+    """
+    if any(app.config.get(name) for name in _LIMITS_ON_EVERY_ROUTE):
+        return  # limits on every route: every request needs every pass
+    check = limiter._check_request_limit
+    limited = frozenset(
+        endpoint for endpoint in app.view_functions if endpoint.split(".", 1)[0] in _LIMITED_BLUEPRINTS
+    )
+
+    def before() -> None:
+        if request.endpoint in limited:
+            check()
+
+    def looked_at() -> bool:
+        return hasattr(request_ctx._get_current_object(), "_limiter_request_context")
+
+    hooks = app.before_request_funcs[None]
+    hooks[hooks.index(check)] = before
+    after_hooks = app.after_request_funcs[None]
+    for i, hook in enumerate(after_hooks):
+        if isinstance(hook, partial) and hook.args == (limiter,):
+            after_hooks[i] = _when(looked_at, hook)
+    release = limiter._Limiter__release_context
+    teardown = app.teardown_request_funcs[None]
+    teardown[teardown.index(release)] = _when(looked_at, release)
+
+
+def _when(condition: Callable[[], bool], hook: Callable) -> Callable:
+    """``hook`` for requests where ``condition()`` holds; others pass through untouched."""
+
+    def gated(value=None):
+        return hook(value) if condition() else value
+
+    return gated

@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Iterator
 
-from flask import Flask, Response, g, request
+from flask import Flask, Request, Response, g, request
 from pythonjsonlogger.json import JsonFormatter
 
 from portal import metrics
@@ -99,9 +99,9 @@ def configure_logging(*, json_lines: bool, level: int = logging.INFO) -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def request_route() -> str:
+def request_route(current: Request | None = None) -> str:
     """The matched route pattern (bounded: never the raw path), or ``unmatched``."""
-    rule = request.url_rule
+    rule = (current or request).url_rule
     return rule.rule if rule is not None else "unmatched"
 
 
@@ -128,28 +128,32 @@ def init_request_logging(app: Flask) -> None:
 
     @app.after_request
     def _finish(response: Response) -> Response:
-        request_id = g.get("request_id")
+        found = g._get_current_object().__dict__  # read once: each ``g.get`` is a context-local lookup
+        request_id = found.get("request_id")
         if request_id:
             response.headers[REQUEST_ID_HEADER] = request_id
-        started = g.get("request_started")
+        started = found.get("request_started")
         if started is not None:
             seconds = time.perf_counter() - started
-            route = request_route()
-            metrics.observe_request(route, request.method, response.status_code, seconds)
-            level = logging.DEBUG if request.endpoint in _QUIET_ENDPOINTS else logging.INFO
-            access_log.log(
-                level,
-                "%s %s %s",
-                request.method,
-                route,
-                response.status_code,
-                extra={
-                    "method": request.method,
-                    "route": route,
-                    "status": response.status_code,
-                    "duration_ms": round(seconds * 1000, 1),
-                },
-            )
+            current = request._get_current_object()
+            route = request_route(current)
+            status = response.status_code
+            metrics.observe_request(route, current.method, status, seconds)
+            level = logging.DEBUG if current.endpoint in _QUIET_ENDPOINTS else logging.INFO
+            if access_log.isEnabledFor(level):  # the line's fields only for a line that is written
+                access_log.log(
+                    level,
+                    "%s %s %s",
+                    current.method,
+                    route,
+                    status,
+                    extra={
+                        "method": current.method,
+                        "route": route,
+                        "status": status,
+                        "duration_ms": round(seconds * 1000, 1),
+                    },
+                )
         return response
 
     @app.teardown_request

@@ -89,10 +89,21 @@ def _get() -> _Metrics:
     return _metrics
 
 
+#: The request histogram's child per (route, method, status): ``labels()`` checks and joins
+#: the label values and takes the family's lock on every call; the set of children is bounded
+#: (route patterns × methods × statuses), so each is looked up once per process.
+_request_children: dict[tuple[str, str, int], Any] = {}
+
+
 def observe_request(route: str, method: str, status: int, seconds: float) -> None:
     """One web request answered (called by the request hook in ``portal.logs``)."""
     method = method if method in _METHODS else "OTHER"
-    _get().requests.labels(route=route, method=method, status=str(status)).observe(seconds)
+    key = (route, method, status)
+    child = _request_children.get(key)
+    if child is None:
+        child = _get().requests.labels(route=route, method=method, status=str(status))
+        _request_children[key] = child
+    child.observe(seconds)
 
 
 def observe_issuance_stage(stage: str, seconds: float) -> None:

@@ -31,12 +31,20 @@ def init_security(app: Flask) -> None:
     if discovery:
         parts = urlsplit(discovery)
         idp_origin = f"{parts.scheme}://{parts.netloc}"
-    policy = content_security_policy(idp_origin)
+    defaults = (
+        ("Content-Security-Policy", content_security_policy(idp_origin)),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "same-origin"),
+        ("X-Frame-Options", "DENY"),
+    )
 
     @app.after_request
     def _headers(response):
-        response.headers.setdefault("Content-Security-Policy", policy)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
+        # Each header unless the response set its own: one pass over the response's headers
+        # instead of four lookups (each a scan of them), on every response.
+        headers = response.headers
+        present = {name.lower() for name, _ in headers}
+        for name, value in defaults:
+            if name.lower() not in present:
+                headers.add(name, value)
         return response

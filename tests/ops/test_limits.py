@@ -116,3 +116,17 @@ def test_redis_gone_limits_fall_back_to_memory(make_app, ops_database, redis_pre
     statuses = [client.get(f"/v/{UNKNOWN_CODE}").status_code for _ in range(5)]
     assert 500 not in statuses
     assert statuses[-1] == 429
+
+
+def test_a_default_limit_still_covers_every_route(make_app, ops_database, redis_prefix):
+    # The limiter's hooks run only where a limit can apply; a default limit applies everywhere.
+    client = limited_app(make_app, ops_database, redis_prefix, RATELIMIT_DEFAULT="2/minute").test_client()
+    statuses = [client.get("/").status_code for _ in range(3)]
+    assert statuses[2] == 429 and 429 not in statuses[:2]
+
+
+def test_unlimited_routes_are_not_counted(make_app, ops_database, redis_prefix):
+    client = limited_app(make_app, ops_database, redis_prefix).test_client()
+    for _ in range(5):
+        assert client.get("/healthz").status_code == 200
+    assert redis.Redis.from_url(REDIS_URL).keys(f"*{redis_prefix}*") == []
