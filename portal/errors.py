@@ -114,11 +114,11 @@ def render_problem(status: int, title: str, message: str | None, type_: str, *, 
 def _render_plain(context: dict) -> str:
     """The plain page, rendered without the app's context processors: Flask-Login's loads the
     logged-in person (a database query) for every template, and others may add more."""
-    from portal.auth.access import safe_next
+    from portal.auth.access import safe_next, this_page
     from portal.i18n import current_language
 
     template = current_app.jinja_env.get_template("errors/plain.html")
-    here = safe_next(request.full_path.rstrip("?")) or "/"
+    here = safe_next(this_page()) or "/"
     return template.render(lang=current_language(), here=here, **context)
 
 
