@@ -315,3 +315,60 @@ def test_the_document_page_states_the_level_and_a_development_tsa(pki_app, issue
     assert "data-dev-tsa" in english and "development time-stamping service" in english
     thai = client.get(f"/v/{certificate.verification_code}?lang=th").get_data(as_text=True)
     assert "data-dev-tsa" in thai and "development time-stamping service" not in thai
+
+
+def _update_after_the_last_timestamp(pdf: bytes, change: str) -> bytes:
+    """An incremental update appended to ``pdf`` that is not archive data."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    if change == "info":
+        info = generic.DictionaryObject(
+            {
+                generic.NameObject("/Title"): generic.TextStringObject("Another title"),
+                generic.NameObject("/Author"): generic.TextStringObject("Someone else"),
+            }
+        )
+        writer.trailer["/Info"] = writer.add_object(info)
+    elif change == "info in place":
+        info = writer.trailer["/Info"]
+        info[generic.NameObject("/Title")] = generic.TextStringObject("Another title")
+        writer.update_container(info)
+    elif change == "stray object":
+        note = generic.DictionaryObject({generic.NameObject("/Note"): generic.TextStringObject("x")})
+        writer.add_object(note)
+        writer.update_root()  # a catalog rewritten as it was: only the stray object is new
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("level", ["B-T", "B-LTA"])
+@pytest.mark.parametrize("change", ["info", "info in place", "stray object"])
+def test_an_update_after_the_last_timestamp_is_a_change(
+    level, change, pki_app, pki_signer, issue, client, monkeypatch
+):
+    from portal.services import runtime
+    from portal.signing import check_pdf_signature
+
+    pki_signer()
+    change_issuer_settings(monkeypatch, pki_app, "dlt", signature_level=level)
+    _, pdf = issued(pki_app, issue)
+    forged = _update_after_the_last_timestamp(pdf, change)
+
+    # The signature layer alone (no record lookup) says altered.
+    with pki_app.app_context():
+        roots = runtime.trust_roots()
+        assert check_pdf_signature(pdf, roots).finding.value == "intact"
+        result = check_pdf_signature(forged, roots)
+    assert result.finding.value == "altered", result.detail
+    assert result.changes == "not_archival"
+
+    body = check(client, forged)
+    report = body["report"]
+    assert body["verdict"] == "altered"
+    assert (report["indication"], report["sub_indication"]) == ("TOTAL-FAILED", "SIG_CONSTRAINTS_FAILURE")
+    assert report["coverage"]["after_signing"] == "not_archival"
+    english = page(client, forged, "en")
+    assert "something other than archive data was added after the last signature" in english

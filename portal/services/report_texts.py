@@ -242,6 +242,10 @@ _CHANGES = {
     "page_content": lambda: _("Not the whole file: the document was edited after signing"),
     "form_filling": lambda: _("Not the whole file: form fields were filled in after signing"),
     "annotations": lambda: _("Not the whole file: comments or drawings were added after signing"),
+    "not_archival": lambda: _(
+        "Not the whole file: something other than archive data was added after the last signature "
+        "or timestamp"
+    ),
 }
 
 

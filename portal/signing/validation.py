@@ -46,6 +46,7 @@ from pyhanko.sign.validation.status import (
 )
 from pyhanko_certvalidator import ValidationContext
 
+from .archival import non_archival_update
 from .evidence import (
     change_kind,
     data_after_last_revision,
@@ -192,6 +193,13 @@ def _check(data: bytes, sha256: str, trust_roots: list[x509.Certificate]) -> Sig
         return failed(FileFinding.ALTERED, CONSTRAINTS, f"document modified after signing ({name})")
     if main_status.docmdp_ok is False:
         return failed(FileFinding.ALTERED, CONSTRAINTS, "modifications not allowed by the signature")
+    # pyHanko classes some updates as archival (LTA_UPDATES) that are not: nothing covers what
+    # follows the last signature or document timestamp, so only archive data may follow it.
+    stray = non_archival_update(reader, embedded[-1].signed_revision) if not appended else None
+    if stray is not None:
+        facts["changes"] = "not_archival"
+        why = f"the file was changed after its last signature ({stray})"
+        return failed(FileFinding.ALTERED, CONSTRAINTS, why)
     # Only archival updates (LTA_UPDATES) may follow a signature without covering the file.
     partial = statuses[-1].coverage != SignatureCoverageLevel.ENTIRE_FILE
     if appended or (partial and level is ModificationLevel.NONE):
