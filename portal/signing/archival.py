@@ -45,39 +45,50 @@ def _not_archival(reader: PdfFileReader, revision: int) -> str | None:
     after = reader.get_historical_resolver(revision)
     if after.root_ref != before.root_ref:
         return "the document catalog was replaced"
-    if after.trailer_view.raw_get("/Info") != before.trailer_view.raw_get("/Info"):
-        return "the document information was changed"
-    info = after.trailer_view.raw_get("/Info") if "/Info" in after.trailer_view else None
-    if isinstance(info, generic.IndirectObject) and info.reference in reader.xrefs.explicit_refs_in_revision(
-        revision
-    ):
-        old, new = before.get_object(info.reference), after.get_object(info.reference)
-        keys = (set(old.keys()) | set(new.keys())) - _REFRESHED_INFO_KEYS
-        if any(old.get(key) != new.get(key) for key in keys):
-            return "the document information was changed"
+    info = _info_ref(after)
+    if info != _info_ref(before):
+        return "the document information was replaced"
     if reader.xrefs.refs_freed_in_revision(revision):
         return "objects were deleted"
     changed = set(reader.xrefs.explicit_refs_in_revision(revision))
-    root_ref = after.root_ref
-    if root_ref in changed:
-        keys = set(before.root.keys()) | set(after.root.keys())
-        for key in keys - _ARCHIVAL_CATALOG_KEYS:
-            if before.root.raw_get(key) != after.root.raw_get(key):
-                return f"the document catalog's {key} was changed"
-        changed.discard(root_ref)
+    if info in changed:
+        if _changed_entry(before.get_object(info), after.get_object(info), _REFRESHED_INFO_KEYS):
+            return "the document information was changed"
+        changed.discard(info)
+    if after.root_ref in changed:
+        key = _changed_entry(before.root, after.root, _ARCHIVAL_CATALOG_KEYS)
+        if key is not None:
+            return f"the document catalog's {key} was changed"
+        changed.discard(after.root_ref)
     if not changed:
         return None
-    reached = _reached_from_dss(after.root)
+    reached = _reached_from_dss(after)
     metadata = after.root.raw_get("/Metadata") if "/Metadata" in after.root else None
     if isinstance(metadata, generic.IndirectObject):
         # Writers refresh the XMP packet's dates on every update, archive updates included.
         reached.add(metadata.reference)
-    if isinstance(info, generic.IndirectObject):
-        reached.add(info.reference)  # its entries were compared above
     stray = {ref for ref in changed - reached if not _structural(after, ref)}
     if stray:
         return f"{len(stray)} object(s) other than archive data were added or changed"
     return None
+
+
+def _info_ref(resolver) -> generic.Reference | None:
+    """The document information dictionary's reference in ``resolver``'s revision, if any."""
+    info = resolver.trailer_view.raw_get("/Info") if "/Info" in resolver.trailer_view else None
+    return info.reference if isinstance(info, generic.IndirectObject) else None
+
+
+def _changed_entry(old: generic.DictionaryObject, new: generic.DictionaryObject, allowed) -> str | None:
+    """The first key outside ``allowed`` whose value differs between ``old`` and ``new``."""
+    for key in (set(old.keys()) | set(new.keys())) - allowed:
+        if _entry(old, key) != _entry(new, key):
+            return key
+    return None
+
+
+def _entry(dictionary: generic.DictionaryObject, key: str) -> generic.PdfObject | None:
+    return dictionary.raw_get(key) if key in dictionary else None
 
 
 def _structural(resolver, ref: generic.Reference) -> bool:
@@ -86,22 +97,13 @@ def _structural(resolver, ref: generic.Reference) -> bool:
     return isinstance(obj, generic.StreamObject) and obj.get("/Type") in ("/XRef", "/ObjStm")
 
 
-def _reached_from_dss(root: generic.DictionaryObject) -> set[generic.Reference]:
+def _reached_from_dss(resolver) -> set[generic.Reference]:
     """Every indirect object the catalog's ``/DSS`` reaches (the DSS itself included)."""
-    reached: set[generic.Reference] = set()
+    root = resolver.root
     if "/DSS" not in root:
-        return reached
-    pending: list[generic.PdfObject] = [root.raw_get("/DSS")]
-    while pending:
-        obj = pending.pop()
-        if isinstance(obj, generic.IndirectObject):
-            ref = obj.reference
-            if ref in reached:
-                continue
-            reached.add(ref)
-            obj = obj.get_object()
-        if isinstance(obj, generic.DictionaryObject):  # streams are dictionaries too
-            pending.extend(obj.raw_get(key) for key in obj)
-        elif isinstance(obj, generic.ArrayObject):
-            pending.extend(obj.raw_get(i) for i in range(len(obj)))
+        return set()
+    dss = root.raw_get("/DSS")
+    reached = resolver.collect_dependencies(dss)
+    if isinstance(dss, generic.IndirectObject):
+        reached.add(dss.reference)
     return reached
