@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from portal.extensions import db
@@ -24,8 +25,13 @@ def record_access(
     request_id: str | None,
     requested_by: str | None = None,
     on_behalf_of: str | None = None,
+    times: int = 1,
+    occurred_at: datetime | None = None,
 ) -> None:
     """Note that someone's data was read, so they can see it ("Who read my data").
+
+    ``times`` reads of the same kind, the last at ``occurred_at`` (default: the column's, now), make one row:
+    checks of a document counted in Redis are folded that way (``portal.services.check_counts``).
 
     The person is named by national ID or, without one, by ``subject_passport``
     (``<nationality>:<passport number>``). ``requested_by``/``on_behalf_of`` say who asked
@@ -33,6 +39,7 @@ def record_access(
     """
     if (subject_pid is None) == (subject_passport is None):
         raise ValueError("an access event is about one person: a national ID or a passport")
+    when = {"occurred_at": occurred_at} if occurred_at is not None else {}
     db.session.add(
         AccessEvent(
             subject_pid=subject_pid,
@@ -44,5 +51,7 @@ def record_access(
             request_id=request_id,
             requested_by=requested_by,
             on_behalf_of=on_behalf_of,
+            times=times,
+            **when,
         )
     )

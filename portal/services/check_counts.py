@@ -40,7 +40,7 @@ from sqlalchemy.exc import IntegrityError
 
 from portal import clock
 from portal.extensions import db
-from portal.models import AccessEvent, CheckFold
+from portal.models import CheckFold
 from portal.services.audit import record_access
 
 log = logging.getLogger(__name__)
@@ -113,6 +113,14 @@ def note_check(*, subject_pid: str, agency: str, reference: str, how: str) -> No
         else:
             _fold_if_due(counter)
             return
+    _record_checks(subject_pid, agency, reference, how)
+    db.session.commit()
+
+
+def _record_checks(
+    subject_pid: str, agency: str, reference: str, how: str, times: int = 1, last: datetime | None = None
+) -> None:
+    """The access event for ``times`` checks of ``reference`` by ``how``, the last at ``last``."""
     record_access(
         subject_pid=subject_pid,
         kind=DOCUMENT_VERIFIED,
@@ -120,8 +128,9 @@ def note_check(*, subject_pid: str, agency: str, reference: str, how: str) -> No
         reference=reference,
         purpose=verification_purpose(how),
         request_id=None,
+        times=times,
+        occurred_at=last,
     )
-    db.session.commit()
 
 
 def _fold_if_due(counter: _Counter) -> None:
@@ -179,19 +188,8 @@ def _fold_batch(client: redis.Redis, batch: str, counter: _Counter) -> int:
                 continue
             _day, subject_pid, agency, reference, how = rest.split(_SEP)
             last = fields.get(f"t{_SEP}{rest}")
-            occurred_at = datetime.fromisoformat(last) if last else clock.now()
-            db.session.add(
-                AccessEvent(
-                    subject_pid=subject_pid,
-                    kind=DOCUMENT_VERIFIED,
-                    agency=agency,
-                    reference=reference,
-                    purpose=verification_purpose(how),
-                    request_id=None,
-                    occurred_at=occurred_at,
-                    times=int(value),
-                )
-            )
+            at = datetime.fromisoformat(last) if last else clock.now()
+            _record_checks(subject_pid, agency, reference, how, times=int(value), last=at)
             moved += int(value)
         try:
             db.session.commit()  # the batch's rows and its id together: never added twice
