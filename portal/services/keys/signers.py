@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
+from asn1crypto import x509
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -128,21 +130,16 @@ def signer_facts(
     return SignerFacts(key_id=key_id, common_name=None, not_before=None, not_after=None, state="unknown")
 
 
-#: Facts of each configured certificate file, by path: worked out once per process, like the
-#: certificate itself (parsing it again cost a check about 0.1 ms).
-_CONFIGURED_FACTS: dict[str, tuple[str, str, datetime, datetime] | None] = {}
-
-
 def _configured_facts(spec) -> tuple[str, str, datetime, datetime] | None:
     """(key id, common name, not before, not after) of the configured key's certificate."""
-    path = str(spec.cert)
-    if path not in _CONFIGURED_FACTS:
-        certificate = configured_certificate(spec)
-        _CONFIGURED_FACTS[path] = None
-        if certificate is not None:
-            name = certificate_common_name(certificate)
-            _CONFIGURED_FACTS[path] = (certificate_key_id(certificate), name, *validity_of(certificate))
-    return _CONFIGURED_FACTS[path]
+    certificate = configured_certificate(spec)  # read once per process (``configured``)
+    return None if certificate is None else _certificate_facts(certificate)
+
+
+@lru_cache(maxsize=64)
+def _certificate_facts(certificate: x509.Certificate) -> tuple[str, str, datetime, datetime]:
+    """Worked out once per certificate object (working them out again cost a check ~0.1 ms)."""
+    return (certificate_key_id(certificate), certificate_common_name(certificate), *validity_of(certificate))
 
 
 def key_agency(key_id: str) -> str | None:
