@@ -340,23 +340,20 @@ def web(args, env: dict, tmp: Path, portal_port: int, bare_port: int, code: str)
         for _ in range(args.size_rounds if seeded_in else 0):
             for size in seeded_in:
                 address = portals[size][1]
-                by_size[size]["code"].append(
-                    wrk(
-                        f"{address}/api/v1/verify/{code}",
-                        duration=args.size_duration,
-                        connections=args.size_connections,
-                        threads=args.threads,
+                checks = {
+                    "code": (f"{address}/api/v1/verify/{code}", None),
+                    "file": (f"{address}/api/v1/verify", post_file),
+                }
+                for how, (url, script) in checks.items():
+                    by_size[size][how].append(
+                        wrk(
+                            url,
+                            duration=args.size_duration,
+                            connections=args.size_connections,
+                            threads=args.threads,
+                            script=script,
+                        )
                     )
-                )
-                by_size[size]["file"].append(
-                    wrk(
-                        f"{address}/api/v1/verify",
-                        duration=args.size_duration,
-                        connections=args.size_connections,
-                        threads=args.threads,
-                        script=post_file,
-                    )
-                )
         plan_lines = seed.plans(database_url, code=code, sha256=hashlib.sha256(pdf).hexdigest())
 
         results: dict[str, list[dict]] = {name: [] for name in targets}
